@@ -1,0 +1,97 @@
+"""Local defaults: thresholds the guidelines do not set (shared RULES.md section 9).
+
+Every value here is a local policy, not a guideline figure; findings that depend on one say "local default" and
+name the setting. Override with environment variables (`SMART_APP_<NAME>`, e.g. `SMART_APP_ECG_LOOKBACK_DAYS=365`)
+or a JSON/TOML file named by `SMART_APP_CONFIG`.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    JsonConfigSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+MmeTable = Literal["cdc-2022", "cdc-2016", "anzca-2021"]
+
+
+class LocalDefaults(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SMART_APP_", extra="ignore", frozen=True)
+
+    mme_table: MmeTable = Field("cdc-2022", description="MME conversion table")
+    mme_precaution_threshold: float = Field(50.0, description="MME/day at which CDC 2022 precautions apply")
+    mme_high_threshold: float = Field(90.0, description="MME/day the CDC 2016 guideline said to avoid or justify")
+
+    bp_systolic_poorly_controlled: float = Field(
+        160.0, description="systolic mmHg at or above which BP is poorly controlled"
+    )
+    bp_diastolic_poorly_controlled: float = Field(
+        100.0, description="diastolic mmHg at or above which BP is poorly controlled"
+    )
+    bp_lookback_days: int = Field(90, description="days a BP reading counts as current")
+
+    ecg_lookback_days: int = Field(180, description="days a 12-lead ECG counts as a current baseline")
+    lft_lookback_days: int = Field(90, description="days ALT/AST results count as a current baseline")
+    lft_transaminase_uln_multiple: float = Field(3.0, description="ALT/AST above this multiple of the ULN is abnormal")
+    lft_transaminase_default_uln: float = Field(40.0, description="ULN (U/L) for ALT/AST when no reference range")
+    lft_bilirubin_uln_multiple: float = Field(
+        2.0, description="total bilirubin above this multiple of the ULN is abnormal"
+    )
+    high_dose_rate_mg_per_kg_h: float = Field(
+        1.0, description="ordered rate above which dosing counts as high (LFT trigger)"
+    )
+    repeat_course_days: int = Field(30, description="another ketamine course within this many days counts as frequent")
+
+    elderly_age: int = Field(65, description="age at or above which lower monitoring thresholds apply")
+    elderly_rate_monitored_mg_per_kg_h: float = Field(
+        0.5, description="infusion rate needing a monitored setting in elderly patients"
+    )
+    elderly_bolus_mg_per_kg: float = Field(0.25, description="bolus needing experienced staff in elderly patients")
+    treatments_per_year_warning: int = Field(6, description="ketamine treatments in 365 days above which to warn")
+    treatments_per_year_strong: int = Field(
+        12, description="ketamine treatments in 365 days above which to warn strongly"
+    )
+    weight_lookback_days: int = Field(30, description="days a body weight counts as current for mg/kg checks")
+    pregnancy_test_lookback_days: int = Field(30, description="days a positive hCG counts as current")
+
+    ketamine_infusion_concentration_mg_per_ml: float = Field(
+        1.0, description="standard ketamine infusion concentration (mg/mL) for generated orders"
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("SMART_APP_CONFIG")
+        if config_file:
+            path = Path(config_file)
+            if path.suffix == ".toml":
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+            else:
+                sources.append(JsonConfigSettingsSource(settings_cls, json_file=path))
+        return tuple(sources)
+
+    def describe(self, name: str) -> str:
+        """'<description> = <value> (local default, setting <name>)' for cards and screens."""
+        field = type(self).model_fields[name]
+        return f"{field.description} = {getattr(self, name)} (local default, setting {name})"
+
+
+@lru_cache(maxsize=1)
+def local_defaults() -> LocalDefaults:
+    return LocalDefaults()

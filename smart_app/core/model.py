@@ -1,0 +1,289 @@
+"""Typed, FHIR-shaped patient data for the clinical core.
+
+The clinical core (MME, safety rules, protocols) works only on these frozen dataclasses, never on raw JSON or on
+HTTP clients. `smart_app.fhir` builds them from FHIR R4 resources. Fields keep FHIR's names and meaning so that a
+finding can point back at the resource and element it came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+SNOMED = "http://snomed.info/sct"
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+ORDERABLE_DRUG_FORM = "http://terminology.hl7.org/CodeSystem/v3-orderableDrugForm"
+
+
+@dataclass(frozen=True, slots=True)
+class Coding:
+    system: str | None
+    code: str | None
+    display: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Concept:
+    """A CodeableConcept: codings plus free text."""
+
+    codings: tuple[Coding, ...] = ()
+    text: str | None = None
+
+    def codes(self, system: str) -> Iterator[str]:
+        for coding in self.codings:
+            if coding.system == system and coding.code:
+                yield coding.code
+
+    def has(self, system: str, code: str) -> bool:
+        return any(c.system == system and c.code == code for c in self.codings)
+
+    @property
+    def label(self) -> str:
+        """Best human-readable name: text, then the first display, then the first code."""
+        if self.text:
+            return self.text
+        for coding in self.codings:
+            if coding.display:
+                return coding.display
+        for coding in self.codings:
+            if coding.code:
+                return f"{coding.system or '?'}|{coding.code}"
+        return "(no code or name)"
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    value: float | None
+    unit: str | None = None
+    system: str | None = None
+    code: str | None = None
+
+    @property
+    def unit_key(self) -> str:
+        """The unit as written (code preferred over the human unit), for table look-ups."""
+        return (self.code or self.unit or "").strip()
+
+    def __str__(self) -> str:
+        value = "?" if self.value is None else f"{self.value:g}"
+        return f"{value} {self.unit or self.code or ''}".strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Ratio:
+    numerator: Quantity | None
+    denominator: Quantity | None
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TimingRepeat:
+    frequency: int | None = None
+    frequency_max: int | None = None
+    period: float | None = None
+    period_max: float | None = None
+    period_unit: str | None = None
+    time_of_day: tuple[str, ...] = ()
+    when: tuple[str, ...] = ()
+    day_of_week: tuple[str, ...] = ()
+    duration: float | None = None
+    duration_max: float | None = None
+    duration_unit: str | None = None
+    count: int | None = None
+    count_max: int | None = None
+    bounds_duration: Quantity | None = None
+    bounds_period: Period | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    repeat: TimingRepeat | None = None
+    code: Concept | None = None
+    events: tuple[datetime, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DoseAndRate:
+    dose: Quantity | None = None
+    dose_low: Quantity | None = None
+    dose_high: Quantity | None = None
+    rate: Quantity | None = None
+    rate_low: Quantity | None = None
+    rate_high: Quantity | None = None
+    rate_ratio: Ratio | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Dosage:
+    text: str | None = None
+    timing: Timing | None = None
+    as_needed: bool = False
+    route: Concept | None = None
+    method: Concept | None = None
+    dose_and_rate: tuple[DoseAndRate, ...] = ()
+    max_dose_per_period: Ratio | None = None
+    max_dose_per_administration: Quantity | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ingredient:
+    item: Concept
+    strength: Ratio | None = None
+    is_active: bool | None = None
+
+
+MedicationSource = Literal["MedicationRequest", "MedicationStatement", "MedicationAdministration"]
+
+
+@dataclass(frozen=True, slots=True)
+class MedicationUse:
+    """One MedicationRequest, MedicationStatement or MedicationAdministration, with its Medication resolved."""
+
+    resource_type: MedicationSource
+    id: str
+    status: str | None
+    medication: Concept
+    intent: str | None = None
+    category: tuple[Concept, ...] = ()
+    form: Concept | None = None
+    ingredients: tuple[Ingredient, ...] = ()
+    dosages: tuple[Dosage, ...] = ()
+    recorded: datetime | None = None  # authoredOn / dateAsserted / effective start
+    effective: Period | None = None
+    repeats_allowed: int | None = None  # dispenseRequest.numberOfRepeatsAllowed
+    is_draft_order: bool = False  # from the CDS Hooks context (draftOrders / selections)
+
+    @property
+    def reference(self) -> str:
+        return f"{self.resource_type}/{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceRange:
+    low: Quantity | None = None
+    high: Quantity | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationComponent:
+    code: Concept
+    value_quantity: Quantity | None = None
+    value_concept: Concept | None = None
+    value_string: str | None = None
+    interpretation: tuple[Concept, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    id: str
+    status: str | None
+    code: Concept
+    effective: datetime | None = None
+    issued: datetime | None = None
+    value_quantity: Quantity | None = None
+    value_concept: Concept | None = None
+    value_string: str | None = None
+    value_boolean: bool | None = None
+    interpretation: tuple[Concept, ...] = ()
+    reference_range: tuple[ReferenceRange, ...] = ()
+    components: tuple[ObservationComponent, ...] = ()
+    category: tuple[Concept, ...] = ()
+
+    @property
+    def reference(self) -> str:
+        return f"Observation/{self.id}"
+
+    @property
+    def when(self) -> datetime | None:
+        return self.effective or self.issued
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    id: str
+    code: Concept
+    clinical_status: str | None = None  # active | recurrence | relapse | inactive | remission | resolved
+    verification_status: str | None = None  # unconfirmed | provisional | differential | confirmed | refuted | ...
+    category: tuple[Concept, ...] = ()
+    severity: Concept | None = None
+    onset: datetime | None = None
+    abatement: datetime | None = None
+    recorded: datetime | None = None
+
+    @property
+    def reference(self) -> str:
+        return f"Condition/{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class AllergyIntolerance:
+    id: str
+    code: Concept
+    clinical_status: str | None = None
+    verification_status: str | None = None
+    recorded: datetime | None = None
+
+    @property
+    def reference(self) -> str:
+        return f"AllergyIntolerance/{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRecord:
+    id: str
+    status: str | None
+    category: tuple[Concept, ...] = ()
+    scope: Concept | None = None
+    date_time: datetime | None = None
+    provision_type: str | None = None  # permit | deny
+    text: str | None = None
+
+    @property
+    def reference(self) -> str:
+        return f"Consent/{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Demographics:
+    id: str | None = None
+    birth_date: date | None = None
+    gender: str | None = None
+
+    def age_on(self, on: date) -> int | None:
+        if self.birth_date is None:
+            return None
+        years = on.year - self.birth_date.year
+        if (on.month, on.day) < (self.birth_date.month, self.birth_date.day):
+            years -= 1
+        return years
+
+
+@dataclass(frozen=True, slots=True)
+class InputProblem:
+    """A resource that could not be read; reported, never silently dropped."""
+
+    reference: str  # "MedicationRequest/abc", or "entry[3]" when there is no id
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRecord:
+    """Everything the clinical core knows about one patient, as of the data it was given."""
+
+    demographics: Demographics = field(default_factory=Demographics)
+    medications: tuple[MedicationUse, ...] = ()
+    conditions: tuple[Condition, ...] = ()
+    observations: tuple[Observation, ...] = ()
+    allergies: tuple[AllergyIntolerance, ...] = ()
+    consents: tuple[ConsentRecord, ...] = ()
+    problems: tuple[InputProblem, ...] = ()

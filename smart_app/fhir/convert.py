@@ -1,0 +1,334 @@
+"""FHIR R4B model objects (fhir.resources) to the clinical core's dataclasses.
+
+Each `*_from_model` takes a validated fhir.resources model. Elements the core does not use are ignored.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from smart_app.core.model import (
+    AllergyIntolerance,
+    Coding,
+    Concept,
+    Condition,
+    ConsentRecord,
+    Demographics,
+    Dosage,
+    DoseAndRate,
+    Ingredient,
+    MedicationSource,
+    MedicationUse,
+    Observation,
+    ObservationComponent,
+    Period,
+    Quantity,
+    Ratio,
+    ReferenceRange,
+    Timing,
+    TimingRepeat,
+)
+
+
+def to_datetime(value: Any) -> datetime | None:
+    """FHIR date/dateTime/instant (possibly partial, e.g. '2024' or '2024-03') to an aware datetime (UTC if none)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, str):
+        parts = value.split("-")
+        try:
+            if len(parts) == 1:
+                return datetime(int(parts[0]), 1, 1, tzinfo=UTC)
+            if len(parts) == 2:
+                return datetime(int(parts[0]), int(parts[1]), 1, tzinfo=UTC)
+            return to_datetime(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        except ValueError:
+            return None
+    return None
+
+
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, Decimal | int | float):
+        return float(value)
+    return None
+
+
+def coding(m: Any) -> Coding:
+    return Coding(system=m.system, code=m.code, display=m.display)
+
+
+def concept(m: Any) -> Concept | None:
+    if m is None:
+        return None
+    return Concept(codings=tuple(coding(c) for c in (m.coding or ())), text=m.text)
+
+
+def concepts(items: Any) -> tuple[Concept, ...]:
+    return tuple(c for c in (concept(i) for i in (items or ())) if c is not None)
+
+
+def status_code(m: Any) -> str | None:
+    """The code of a status CodeableConcept such as Condition.clinicalStatus (first coding with a code)."""
+    c = concept(m)
+    if c is None:
+        return None
+    for cd in c.codings:
+        if cd.code:
+            return cd.code
+    return c.text
+
+
+def quantity(m: Any) -> Quantity | None:
+    if m is None:
+        return None
+    return Quantity(value=_num(m.value), unit=m.unit, system=m.system, code=m.code)
+
+
+def ratio(m: Any) -> Ratio | None:
+    if m is None:
+        return None
+    return Ratio(numerator=quantity(m.numerator), denominator=quantity(m.denominator))
+
+
+def period(m: Any) -> Period | None:
+    if m is None:
+        return None
+    return Period(start=to_datetime(m.start), end=to_datetime(m.end))
+
+
+def timing(m: Any) -> Timing | None:
+    if m is None:
+        return None
+    r = m.repeat
+    repeat = None
+    if r is not None:
+        repeat = TimingRepeat(
+            frequency=r.frequency,
+            frequency_max=r.frequencyMax,
+            period=_num(r.period),
+            period_max=_num(r.periodMax),
+            period_unit=r.periodUnit,
+            time_of_day=tuple(str(t) for t in (r.timeOfDay or ())),
+            when=tuple(r.when or ()),
+            day_of_week=tuple(r.dayOfWeek or ()),
+            duration=_num(r.duration),
+            duration_max=_num(r.durationMax),
+            duration_unit=r.durationUnit,
+            count=r.count,
+            count_max=r.countMax,
+            bounds_duration=quantity(r.boundsDuration),
+            bounds_period=period(r.boundsPeriod),
+        )
+    events = tuple(d for d in (to_datetime(e) for e in (m.event or ())) if d is not None)
+    return Timing(repeat=repeat, code=concept(m.code), events=events)
+
+
+def dosage(m: Any) -> Dosage:
+    rates = []
+    for dr in m.doseAndRate or ():
+        dose_range = dr.doseRange
+        rate_range = dr.rateRange
+        rates.append(
+            DoseAndRate(
+                dose=quantity(dr.doseQuantity),
+                dose_low=quantity(dose_range.low) if dose_range else None,
+                dose_high=quantity(dose_range.high) if dose_range else None,
+                rate=quantity(dr.rateQuantity),
+                rate_low=quantity(rate_range.low) if rate_range else None,
+                rate_high=quantity(rate_range.high) if rate_range else None,
+                rate_ratio=ratio(dr.rateRatio),
+            )
+        )
+    return Dosage(
+        text=m.text,
+        timing=timing(m.timing),
+        as_needed=bool(m.asNeededBoolean) or m.asNeededCodeableConcept is not None,
+        route=concept(m.route),
+        method=concept(m.method),
+        dose_and_rate=tuple(rates),
+        max_dose_per_period=ratio(m.maxDosePerPeriod),
+        max_dose_per_administration=quantity(m.maxDosePerAdministration),
+    )
+
+
+def _administration_dosage(m: Any) -> Dosage:
+    """MedicationAdministration.dosage has a single dose and rate rather than a Dosage."""
+    return Dosage(
+        text=m.text,
+        route=concept(m.route),
+        method=concept(m.method),
+        dose_and_rate=(
+            DoseAndRate(dose=quantity(m.dose), rate=quantity(m.rateQuantity), rate_ratio=ratio(m.rateRatio)),
+        ),
+    )
+
+
+def _medication_parts(
+    resource: Any, medications: dict[str, Any]
+) -> tuple[Concept, Concept | None, tuple[Ingredient, ...]]:
+    """Medication concept, form and ingredients; resolves medicationReference to a contained or bundled Medication."""
+    med_concept = concept(getattr(resource, "medicationCodeableConcept", None))
+    ref = getattr(resource, "medicationReference", None)
+    med = None
+    if ref is not None and ref.reference:
+        key = ref.reference
+        if key.startswith("#"):
+            med = next((c for c in (resource.contained or ()) if c.id == key[1:]), None)
+        else:
+            med = medications.get(key) or medications.get(key.rsplit("/", 1)[-1])
+    if med is None:
+        if med_concept is None:
+            display = ref.display if ref is not None else None
+            med_concept = Concept(text=display)
+        return med_concept, None, ()
+    ingredients = tuple(
+        Ingredient(
+            item=concept(i.itemCodeableConcept) or Concept(text=i.itemReference.display if i.itemReference else None),
+            strength=ratio(i.strength),
+            is_active=i.isActive,
+        )
+        for i in (med.ingredient or ())
+    )
+    return concept(med.code) or med_concept or Concept(), concept(med.form), ingredients
+
+
+def medication_use(resource: Any, medications: dict[str, Any], *, is_draft: bool = False) -> MedicationUse:
+    kind: MedicationSource = resource.get_resource_type()
+    med_concept, form, ingredients = _medication_parts(resource, medications)
+    if kind == "MedicationRequest":
+        dispense = resource.dispenseRequest
+        return MedicationUse(
+            resource_type=kind,
+            id=resource.id or "",
+            status=resource.status,
+            intent=resource.intent,
+            category=concepts(resource.category),
+            medication=med_concept,
+            form=form,
+            ingredients=ingredients,
+            dosages=tuple(dosage(d) for d in (resource.dosageInstruction or ())),
+            recorded=to_datetime(resource.authoredOn),
+            effective=period(dispense.validityPeriod) if dispense else None,
+            repeats_allowed=dispense.numberOfRepeatsAllowed if dispense else None,
+            is_draft_order=is_draft,
+        )
+    if kind == "MedicationStatement":
+        eff = period(resource.effectivePeriod) or (
+            Period(start=to_datetime(resource.effectiveDateTime)) if resource.effectiveDateTime else None
+        )
+        return MedicationUse(
+            resource_type=kind,
+            id=resource.id or "",
+            status=resource.status,
+            category=concepts([resource.category] if resource.category else []),
+            medication=med_concept,
+            form=form,
+            ingredients=ingredients,
+            dosages=tuple(dosage(d) for d in (resource.dosage or ())),
+            recorded=to_datetime(resource.dateAsserted) or (eff.start if eff else None),
+            effective=eff,
+        )
+    # MedicationAdministration
+    eff = period(resource.effectivePeriod) or (
+        Period(start=to_datetime(resource.effectiveDateTime)) if resource.effectiveDateTime else None
+    )
+    return MedicationUse(
+        resource_type="MedicationAdministration",
+        id=resource.id or "",
+        status=resource.status,
+        category=concepts([resource.category] if resource.category else []),
+        medication=med_concept,
+        form=form,
+        ingredients=ingredients,
+        dosages=(_administration_dosage(resource.dosage),) if resource.dosage else (),
+        recorded=eff.start if eff else None,
+        effective=eff,
+    )
+
+
+def condition(m: Any) -> Condition:
+    return Condition(
+        id=m.id or "",
+        code=concept(m.code) or Concept(),
+        clinical_status=status_code(m.clinicalStatus),
+        verification_status=status_code(m.verificationStatus),
+        category=concepts(m.category),
+        severity=concept(m.severity),
+        onset=to_datetime(m.onsetDateTime) or (to_datetime(m.onsetPeriod.start) if m.onsetPeriod else None),
+        abatement=to_datetime(m.abatementDateTime)
+        or (to_datetime(m.abatementPeriod.end) if m.abatementPeriod else None),
+        recorded=to_datetime(m.recordedDate),
+    )
+
+
+def _reference_ranges(items: Any) -> tuple[ReferenceRange, ...]:
+    return tuple(ReferenceRange(low=quantity(r.low), high=quantity(r.high), text=r.text) for r in (items or ()))
+
+
+def observation(m: Any) -> Observation:
+    effective = to_datetime(m.effectiveDateTime) or to_datetime(m.effectiveInstant)
+    if effective is None and m.effectivePeriod is not None:
+        effective = to_datetime(m.effectivePeriod.end) or to_datetime(m.effectivePeriod.start)
+    return Observation(
+        id=m.id or "",
+        status=m.status,
+        code=concept(m.code) or Concept(),
+        effective=effective,
+        issued=to_datetime(m.issued),
+        value_quantity=quantity(m.valueQuantity),
+        value_concept=concept(m.valueCodeableConcept),
+        value_string=m.valueString,
+        value_boolean=m.valueBoolean,
+        interpretation=concepts(m.interpretation),
+        reference_range=_reference_ranges(m.referenceRange),
+        components=tuple(
+            ObservationComponent(
+                code=concept(c.code) or Concept(),
+                value_quantity=quantity(c.valueQuantity),
+                value_concept=concept(c.valueCodeableConcept),
+                value_string=c.valueString,
+                interpretation=concepts(c.interpretation),
+            )
+            for c in (m.component or ())
+        ),
+        category=concepts(m.category),
+    )
+
+
+def allergy(m: Any) -> AllergyIntolerance:
+    return AllergyIntolerance(
+        id=m.id or "",
+        code=concept(m.code) or Concept(),
+        clinical_status=status_code(m.clinicalStatus),
+        verification_status=status_code(m.verificationStatus),
+        recorded=to_datetime(m.recordedDate),
+    )
+
+
+def consent(m: Any) -> ConsentRecord:
+    provision = m.provision
+    return ConsentRecord(
+        id=m.id or "",
+        status=m.status,
+        category=concepts(m.category),
+        scope=concept(m.scope),
+        date_time=to_datetime(m.dateTime),
+        provision_type=provision.type if provision is not None else None,
+        text=m.text.div if m.text is not None else None,
+    )
+
+
+def demographics(m: Any) -> Demographics:
+    birth = m.birthDate
+    if isinstance(birth, str):
+        parsed = to_datetime(birth)
+        birth = parsed.date() if parsed else None
+    return Demographics(id=m.id, birth_date=birth, gender=m.gender)
