@@ -1,0 +1,215 @@
+"""Feedback storage (SQLAlchemy 2.0): cards issued per rule, clinicians' accept/override feedback, and a report.
+
+The database is `DATABASE_URL` when set (e.g. `postgresql+psycopg://user:pw@host/db`, needs the `postgres`
+extra), otherwise an SQLite file at `./var/smart_app.sqlite3`. Writes commit before the call returns, so the
+feedback endpoint answers 200 only for feedback that is on disk. The URL is never logged (it may hold a password).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError
+from sqlalchemy.orm import Session, sessionmaker
+
+from smart_app.storage.feedback import FeedbackItem
+from smart_app.storage.tables import Base, CardIssued, FeedbackRow
+
+DEFAULT_SQLITE_PATH = Path("var") / "smart_app.sqlite3"
+TOP_REASONS = 3
+
+
+class StorageConfigError(RuntimeError):
+    """The database URL is malformed or its driver is not installed."""
+
+
+@dataclass(frozen=True, slots=True)
+class OverrideReasonCount:
+    system: str | None
+    code: str | None
+    display: str | None
+    count: int
+
+    def __str__(self) -> str:
+        label = self.display or self.code or "no reason given"
+        return f"{label} ({self.count})"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleFeedbackCount:
+    """Feedback for one rule id; `rule_id` None collects feedback on cards this service has no record of."""
+
+    rule_id: str | None
+    issued: int
+    accepted: int
+    overridden: int
+    top_override_reasons: tuple[OverrideReasonCount, ...]
+
+
+def resolve_database_url(database_url: str | None = None) -> str:
+    """Explicit URL, else `DATABASE_URL`, else the SQLite default; `postgres://` is read as psycopg 3."""
+    url = database_url or os.environ.get("DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE_PATH}"
+    for legacy in ("postgres://", "postgresql://"):
+        if url.startswith(legacy):
+            url = "postgresql+psycopg://" + url[len(legacy) :]
+    return url
+
+
+class FeedbackStore:
+    def __init__(self, database_url: str | None = None) -> None:
+        self.engine = _create_engine(resolve_database_url(database_url))
+        Base.metadata.create_all(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def record_card_issued(self, service_id: str, card_uuid: str, rule_id: str, hook_instance: str | None) -> None:
+        self.record_cards_issued(service_id, hook_instance, {card_uuid: rule_id})
+
+    def record_cards_issued(self, service_id: str, hook_instance: str | None, cards: Mapping[str, str]) -> None:
+        """Remember which rule (card topic code) each returned card came from: `cards` maps card uuid -> rule id."""
+        if not cards:
+            return
+        now = datetime.now(UTC)
+        with self._sessions.begin() as session:
+            for uuid, rule in cards.items():  # merge: recording the same card twice is harmless
+                session.merge(
+                    CardIssued(
+                        card_uuid=uuid, service_id=service_id, rule_id=rule, hook_instance=hook_instance, issued_at=now
+                    )
+                )
+
+    def record(self, service_id: str, feedback: Sequence[FeedbackItem]) -> int:
+        """Store feedback in one transaction, committed before returning; returns the number of new rows.
+
+        A client may resend the same feedback (spec: "may receive feedback for the same card ... multiple
+        times"); an item already stored (same card, outcome and outcomeTimestamp) is not counted twice.
+        """
+        try:
+            return self._record_once(service_id, feedback)
+        except IntegrityError:  # a concurrent request stored the same item first; the retry skips it
+            return self._record_once(service_id, feedback)
+
+    def report(self) -> list[RuleFeedbackCount]:
+        """Issued/accepted/overridden counts per rule id, with the most frequent override reasons."""
+        with self._sessions() as session:
+            counts = session.execute(select(CardIssued.rule_id, func.count()).group_by(CardIssued.rule_id))
+            issued = {rule_id: count for rule_id, count in counts}
+            rows = session.execute(
+                select(
+                    FeedbackRow.rule_id,
+                    FeedbackRow.outcome,
+                    FeedbackRow.override_reason_system,
+                    FeedbackRow.override_reason_code,
+                    FeedbackRow.override_reason_display,
+                )
+            )
+            outcomes: Counter[tuple[str | None, str]] = Counter()
+            reasons: dict[str | None, Counter[tuple[str | None, str | None, str | None]]] = {}
+            for rule_id, outcome, system, code, display in rows:
+                outcomes[rule_id, outcome] += 1
+                if outcome == "overridden":
+                    reasons.setdefault(rule_id, Counter())[system, code, display] += 1
+        rule_ids: set[str | None] = {*issued, *(rule for rule, _ in outcomes)}
+        return [
+            RuleFeedbackCount(
+                rule_id=rule_id,
+                issued=issued.get(rule_id, 0) if rule_id is not None else 0,
+                accepted=outcomes[rule_id, "accepted"],
+                overridden=outcomes[rule_id, "overridden"],
+                top_override_reasons=tuple(
+                    OverrideReasonCount(system, code, display, count)
+                    for (system, code, display), count in reasons.get(rule_id, Counter()).most_common(TOP_REASONS)
+                ),
+            )
+            for rule_id in sorted(rule_ids, key=lambda r: (r is None, r or ""))
+        ]
+
+    def _record_once(self, service_id: str, feedback: Sequence[FeedbackItem]) -> int:
+        received_at = datetime.now(UTC)
+        stored = 0
+        with self._sessions.begin() as session:
+            rules = _rules_of(session, {item.card for item in feedback})
+            seen: set[tuple[str, str, datetime]] = set()
+            for item in feedback:
+                identity = (item.card, item.outcome, item.outcomeTimestamp)
+                if identity in seen or _already_stored(session, item):
+                    continue
+                seen.add(identity)
+                session.add(_row(service_id, item, rules.get(item.card), received_at))
+                stored += 1
+        return stored
+
+
+def _create_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StorageConfigError("database URL is not a valid SQLAlchemy URL") from exc
+    connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # The service writes from a threadpool; SQLite waits up to 15 s for a concurrent writer.
+        connect_args = {"check_same_thread": False, "timeout": 15}
+    try:
+        engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
+    except (ModuleNotFoundError, NoSuchModuleError) as exc:
+        raise StorageConfigError(
+            f"no driver for database backend {parsed.get_backend_name()!r}; "
+            "for PostgreSQL install the extra: pip install 'smart-app[postgres]'"
+        ) from exc
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_durable)
+    return engine
+
+
+def _sqlite_durable(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the report read while the service writes; synchronous=FULL makes each commit survive a power loss.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()
+
+
+def _rules_of(session: Session, card_uuids: set[str]) -> dict[str, str]:
+    if not card_uuids:
+        return {}
+    query = select(CardIssued.card_uuid, CardIssued.rule_id).where(CardIssued.card_uuid.in_(card_uuids))
+    return {card_uuid: rule_id for card_uuid, rule_id in session.execute(query)}
+
+
+def _already_stored(session: Session, item: FeedbackItem) -> bool:
+    query = select(FeedbackRow.id).where(
+        FeedbackRow.card_uuid == item.card,
+        FeedbackRow.outcome == item.outcome,
+        FeedbackRow.outcome_timestamp == item.outcomeTimestamp,
+    )
+    return session.execute(query.limit(1)).first() is not None
+
+
+def _row(service_id: str, item: FeedbackItem, rule_id: str | None, received_at: datetime) -> FeedbackRow:
+    override = item.overrideReason
+    reason = override.reason if override else None
+    return FeedbackRow(
+        received_at=received_at,
+        service_id=service_id,
+        card_uuid=item.card,
+        rule_id=rule_id,
+        outcome=item.outcome,
+        accepted_suggestions=[s.id for s in item.acceptedSuggestions],
+        override_reason_system=reason.system if reason else None,
+        override_reason_code=reason.code if reason else None,
+        override_reason_display=reason.display if reason else None,
+        user_comment=override.userComment if override else None,
+        outcome_timestamp=item.outcomeTimestamp,
+    )

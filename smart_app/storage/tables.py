@@ -1,0 +1,48 @@
+"""Database tables. Times are stored in UTC."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CardIssued(Base):
+    """A card the service returned, with the rule (card topic code) that produced it."""
+
+    __tablename__ = "cds_card_issued"
+
+    card_uuid: Mapped[str] = mapped_column(String(256), primary_key=True)
+    service_id: Mapped[str] = mapped_column(String(128))
+    rule_id: Mapped[str] = mapped_column(String(128), index=True)
+    hook_instance: Mapped[str | None] = mapped_column(String(256))
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FeedbackRow(Base):
+    """One feedback item as received; `rule_id` is looked up from `cds_card_issued` when it is stored."""
+
+    __tablename__ = "cds_feedback"
+    __table_args__ = (
+        UniqueConstraint("card_uuid", "outcome", "outcome_timestamp", name="uq_feedback_card_outcome_time"),
+        Index("ix_feedback_rule_outcome", "rule_id", "outcome"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    service_id: Mapped[str] = mapped_column(String(128))
+    card_uuid: Mapped[str] = mapped_column(String(256))
+    rule_id: Mapped[str | None] = mapped_column(String(128))
+    outcome: Mapped[str] = mapped_column(String(16))
+    accepted_suggestions: Mapped[list[Any]] = mapped_column(JSON)
+    override_reason_system: Mapped[str | None] = mapped_column(String(256))
+    override_reason_code: Mapped[str | None] = mapped_column(String(256))
+    override_reason_display: Mapped[str | None] = mapped_column(Text)
+    user_comment: Mapped[str | None] = mapped_column(Text)
+    outcome_timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True))
