@@ -218,3 +218,64 @@ def bundle(*resources: dict[str, Any], bundle_type: str = "collection") -> dict[
             for i, r in enumerate(resources)
         ],
     }
+
+
+def medication_administration(
+    code: str | None,
+    display: str,
+    *,
+    effective: str = "2026-10-01T09:00:00Z",
+    status: str = "completed",
+    rid: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A MedicationAdministration (e.g. a past ketamine infusion) with an effectiveDateTime."""
+    return {
+        "resourceType": "MedicationAdministration",
+        "id": rid or _id("ma"),
+        "status": status,
+        "medicationCodeableConcept": rxnorm(code, display) if code else {"text": display},
+        "subject": PATIENT_REF,
+        "effectiveDateTime": effective,
+        **extra,
+    }
+
+
+def allergy_intolerance(
+    code: str, display: str, *, clinical_status: str = "active", rid: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """An AllergyIntolerance to an RxNorm-coded substance."""
+    return {
+        "resourceType": "AllergyIntolerance",
+        "id": rid or _id("allergy"),
+        "clinicalStatus": {
+            "coding": [coding("http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", clinical_status)]
+        },
+        "verificationStatus": {
+            "coding": [coding("http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", "confirmed")]
+        },
+        "code": rxnorm(code, display),
+        "patient": PATIENT_REF,
+        "recordedDate": "2024-03-01",
+        **extra,
+    }
+
+
+def consent(
+    *, status: str = "active", provision: str | None = "permit", date_time: str = "2026-11-10T10:00:00Z", **extra: Any
+) -> dict[str, Any]:
+    """A treatment Consent (scope 'treatment'); `provision` is the provision.type (permit/deny) or None."""
+    res: dict[str, Any] = {
+        "resourceType": "Consent",
+        "id": extra.pop("rid", None) or _id("consent"),
+        "status": status,
+        "scope": {"coding": [coding("http://terminology.hl7.org/CodeSystem/consentscope", "treatment", "Treatment")]},
+        "category": [{"text": "Written informed consent: ketamine infusion (conditional off-label use)"}],
+        "patient": PATIENT_REF,
+        "dateTime": date_time,
+        "policyRule": {"text": "written informed consent"},
+        **extra,
+    }
+    if provision is not None:
+        res["provision"] = {"type": provision}
+    return res

@@ -309,7 +309,8 @@ def _searchset_page(body: Any, what: str) -> tuple[list[dict[str, Any]], str | N
             continue
         resources.append(resource)
     next_url = None
-    for link in body.get("link") or []:
+    links = body.get("link")
+    for link in links if isinstance(links, list) else []:
         if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
             next_url = link["url"]
     return resources, next_url
@@ -326,7 +327,8 @@ def _status_problem(response: httpx.Response, body: Any, what: str) -> str:
 
 def _diagnostics(outcome: Mapping[str, Any]) -> str:
     texts: list[str] = []
-    for issue in outcome.get("issue") or []:
+    issues = outcome.get("issue")
+    for issue in issues if isinstance(issues, list) else []:
         if not isinstance(issue, dict):
             continue
         details = issue.get("details")

@@ -31,6 +31,8 @@ class MmeItem:
     mme_per_day: float | None = None
     maximum_allowed: bool = False  # PRN or range: figures use the maximum the order allows
     derivation: str | None = None  # "10 mg x 2/day = 20 mg/day x 1.5 = 30 MME/day"
+    product: str | None = None  # where ingredient and strength came from: "RxNorm product 857002", "name", ...
+    dose_form: str | None = None  # "Extended Release Oral Tablet"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,9 @@ class MmeReport:
     items: tuple[MmeItem, ...]
     total_mme_per_day: float | None  # None when nothing was computable
     cautions: tuple[str, ...] = ()  # standing cautions of the table (not for conversion, not for OUD decisions)
+    table_label: str = ""  # "CDC 2022"
+    document: str = ""  # key of mappings/guidelines.json for the table, so presenters can cite it
+    figure: str = "MME/day"  # how the figures are named: "MME/day", or "mg/day oMEDD" for the ANZCA table
 
     @property
     def counted(self) -> tuple[MmeItem, ...]:

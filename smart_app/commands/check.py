@@ -1,0 +1,110 @@
+"""`smart-app check FILE [--order ORDER.json] [--date YYYY-MM-DD] [--json]`: ketamine safety findings.
+
+FILE is the patient's data (a Bundle or resources); ORDER is the draft order (a MedicationRequest, or a Bundle of
+draft orders as in CDS Hooks `draftOrders`). The MME report is computed here and passed to the safety engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from smart_app.config import local_defaults
+from smart_app.core.findings import Finding
+from smart_app.core.safety import SafetyReport, evaluate
+from smart_app.core.safety.export import safety_report_to_json
+from smart_app.fhir.bundle import FhirInputError, load_files
+from smart_app.fhir.record import build_record
+
+WIDTH = 110
+
+
+def _evaluation_date(text: str) -> datetime:
+    try:
+        day = date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
+    # End of the day, so that results recorded on that date count.
+    return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="ketamine safety check: contraindications, baseline ECG/LFT, draft-order dose and route",
+        description="Ketamine safety findings for one patient and (optionally) a draft ketamine order.",
+    )
+    parser.add_argument("file", type=Path, metavar="FILE", help="patient data: FHIR R4 Bundle or resources (JSON)")
+    parser.add_argument("--order", type=Path, metavar="ORDER.json", help="draft MedicationRequest or Bundle of them")
+    parser.add_argument("--date", type=_evaluation_date, metavar="YYYY-MM-DD", help="evaluation date (default: today)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from smart_app.core.mme import calculate_mme
+
+    drafts_raw = load_files([args.order]) if args.order else []
+    if args.order and not any(r.get("resourceType") == "MedicationRequest" for r in drafts_raw):
+        raise FhirInputError(f"{args.order}: no MedicationRequest in the order file")
+    record = build_record(load_files([args.file]), draft_orders=drafts_raw)
+    drafts = [m for m in record.medications if m.is_draft_order]
+    on: datetime = args.date or datetime.now(UTC)
+    settings = local_defaults()
+    mme = calculate_mme(record.medications, table=settings.mme_table, on=on)
+    report = evaluate(record, drafts=drafts, on=on, settings=settings, mme=mme)
+    if args.json:
+        data = safety_report_to_json(report)
+        data["input_problems"] = [{"reference": p.reference, "message": p.message} for p in record.problems]
+        sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        print(render(report))
+    return 0
+
+
+def _wrap(text: str, indent: str) -> list[str]:
+    return textwrap.wrap(" ".join(text.split()), WIDTH, initial_indent=indent, subsequent_indent=indent)
+
+
+def _finding_block(index: int, f: Finding) -> list[str]:
+    lines = [f"[{index}] {f.rule_id} ({f.severity}): {f.summary}"]
+    lines += _wrap(f.detail.replace("**", ""), "    ")
+    for e in f.evidence:
+        when = f", {e.date:%Y-%m-%d}" if e.date else ""
+        value = f": {e.value}" if e.value else ""
+        lines.append(f"    evidence: {e.reference}: {e.description}{when}{value}")
+    for c in f.citations:
+        lines.append(f"    source: {c}")
+    if f.local_defaults:
+        lines.append(f"    local defaults: {', '.join(f.local_defaults)}")
+    if f.suggestions:
+        lines.append(f"    suggestions: {', '.join(f.suggestions)}")
+    return lines
+
+
+def render(report: SafetyReport) -> str:
+    weight = f"{report.weight_kg:g} kg" if report.weight_kg is not None else "no recent weight"
+    age = f"{report.age} y" if report.age is not None else "age unknown"
+    lines = [f"Ketamine safety check, evaluated {report.evaluated_at:%Y-%m-%d} ({age}, {weight})"]
+    for o in report.ketamine_orders:
+        lines.append(f"Draft order: {o.reference} {o.name} ({o.drug}, route {o.route or 'not stated'})")
+    lines.append("")
+    rule_width = max((len(f.rule_id) for f in report.findings), default=4)
+    lines.append(f"{'#':>3}  {'SEVERITY':<8}  {'RULE':<{rule_width}}  SUMMARY")
+    for i, f in enumerate(report.findings, 1):
+        lines.append(f"{i:>3}  {f.severity.upper():<8}  {f.rule_id:<{rule_width}}  {f.summary}")
+    if not report.findings:
+        lines.append("  (no findings)")
+    for i, f in enumerate(report.findings, 1):
+        lines.append("")
+        lines.extend(_finding_block(i, f))
+    if report.not_checked:
+        lines += ["", "Not checked:"]
+        lines += [line for item in report.not_checked for line in _wrap(f"- {item}", "  ")]
+    return "\n".join(lines)

@@ -1,0 +1,66 @@
+"""Plain-JSON views of order sets and assessments, for the CLI, the SMART app and API responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from smart_app.core.findings import Citation
+from smart_app.core.protocols.catalogue import Protocol
+from smart_app.core.protocols.eligibility import ProtocolAssessment
+from smart_app.core.protocols.orders import OrderSet
+
+
+def citation_to_json(citation: Citation) -> dict[str, Any]:
+    return {
+        "document": citation.document,
+        "title": citation.title,
+        "url": citation.url,
+        "section": citation.section,
+        "lines": citation.lines,
+        "grade": citation.grade,
+        "quote": citation.quote,
+        "label": str(citation),
+    }
+
+
+def protocol_to_json(protocol: Protocol) -> dict[str, Any]:
+    return {
+        "id": protocol.id,
+        "title": protocol.title,
+        "kind": protocol.kind,
+        "kind_label": protocol.kind_label,
+        "endorsed": protocol.endorsed,
+        "route": protocol.route,
+        "setting": protocol.setting,
+        "grade": protocol.grade,
+        "disclaimer": protocol.disclaimer,
+        "citations": [citation_to_json(c) for c in protocol.citations],
+        "notes": protocol.notes,
+    }
+
+
+def assessment_to_json(assessment: ProtocolAssessment) -> dict[str, Any]:
+    plan = assessment.plan
+    return {
+        "protocol": protocol_to_json(assessment.protocol),
+        "status": assessment.status,
+        "reasons": list(assessment.reasons),
+        "suggestible": assessment.suggestible,
+        "dose_summary": plan.summary() if plan else None,
+        "notes": list(assessment.notes),
+    }
+
+
+def order_set_to_json(order_set: OrderSet) -> dict[str, Any]:
+    return {
+        "protocol": protocol_to_json(order_set.protocol),
+        "status": order_set.status,
+        "reasons": list(order_set.reasons),
+        "dose_summary": order_set.dose_summary,
+        "notes": list(order_set.notes),
+        "medication_requests": list(order_set.medication_requests),
+        "service_requests": list(order_set.service_requests),
+        "instructions": [
+            {"key": i.key, "text": i.text, "citation": citation_to_json(i.citation)} for i in order_set.instructions
+        ],
+    }

@@ -1,0 +1,357 @@
+"""A chosen protocol turned into editable draft FHIR orders for one patient.
+
+`build_order_set` returns the ketamine MedicationRequest (weight-based, at the local standard concentration),
+the rescue and pre-emptive medication orders the guidelines name (doses left to the prescriber: no source gives
+them), monitoring ServiceRequests, the baseline ECG/LFT and post-infusion LFT requests the safety findings ask
+for, and the non-order items the clinician must see. Pure: no I/O; every resource is validated as FHIR R4.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, cast
+
+from smart_app.config import LocalDefaults, local_defaults
+from smart_app.core.findings import Citation, Finding
+from smart_app.core.model import RXNORM
+from smart_app.core.protocols.catalogue import Instruction, Protocol, catalogue, citation_from, get_protocol
+from smart_app.core.protocols.dosing import InfusionPlan, OralPlan, fmt
+from smart_app.core.protocols.eligibility import ProtocolAssessment, Status, assess_protocol
+from smart_app.core.protocols.resources import (
+    annotation,
+    coding,
+    concept,
+    dose_quantity,
+    narrative,
+    per_period,
+    quantity,
+    rate_quantity,
+    validated,
+)
+from smart_app.mappings import read_json
+
+Intent = Literal["proposal", "order"]
+Resource = dict[str, Any]
+
+# Suggestion keys the safety engine puts on findings, and the tests they ask for.
+SUGGEST_ECG = ("order-ecg",)
+SUGGEST_LFT_BASELINE = ("order-lft-baseline", "order-lft")
+SUGGEST_LFT_POST = ("order-lft-post", "order-lft")
+WEEKDAYS = ["mon", "tue", "wed", "thu", "fri"]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSet:
+    protocol: Protocol
+    status: Status
+    reasons: tuple[str, ...]  # why the protocol is marked for this patient
+    medication_requests: tuple[Resource, ...]  # ketamine first, then rescue/pre-emptive
+    service_requests: tuple[Resource, ...]  # monitoring, then baseline ECG/LFT, then post-infusion LFT
+    instructions: tuple[Instruction, ...]  # non-order items, each with its source
+    dose_summary: str
+    notes: tuple[str, ...] = ()  # how the dose was fitted (caps, lengthening, local defaults)
+
+    @property
+    def resources(self) -> tuple[Resource, ...]:
+        return self.medication_requests + self.service_requests
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    protocol: Protocol
+    intent: Intent
+    subject: dict[str, str]
+    authored_on: str | None
+    marked: tuple[str, ...]  # why the protocol is marked, for the ketamine order's note and narrative
+
+    def base(self, resource_type: str) -> Resource:
+        resource: Resource = {"resourceType": resource_type, "status": "draft", "intent": self.intent}
+        resource["subject"] = self.subject
+        if self.authored_on:
+            resource["authoredOn"] = self.authored_on
+        return resource
+
+    def notes(self, *extra: str, citations: Sequence[Citation] = (), marked: bool = False) -> list[dict[str, str]]:
+        protocol = self.protocol
+        lines = [f"Protocol: {protocol.title} ({protocol.kind_label}). Source: {protocol.source}."]
+        if protocol.disclaimer:
+            lines.append(protocol.disclaimer)
+        lines += [f"Source: {c}." for c in citations]
+        lines += [e for e in extra if e]
+        if marked:
+            lines += self.marked
+        return [annotation(line) for line in lines]
+
+
+def build_order_set(
+    protocol_id: str,
+    *,
+    weight_kg: float | None,
+    age: int | None,
+    findings: Sequence[Finding] = (),
+    intent: Intent = "proposal",
+    patient_reference: str = "Patient/example",
+    settings: LocalDefaults | None = None,
+    on: datetime | None = None,
+    monitored_setting: bool = False,
+) -> OrderSet:
+    """Draft orders for `protocol_id` (UnknownProtocolError, a KeyError, if there is none).
+
+    Without a usable weight the status is "cannot-compute": no ketamine or companion medication orders, but the
+    baseline tests and instructions are still returned. A protocol marked "not-recommended" still gets its orders,
+    each noting why, so that a clinician who overrides has them."""
+    if intent not in ("proposal", "order"):
+        raise ValueError(f"intent must be 'proposal' or 'order', not {intent!r}")
+    settings = settings or local_defaults()
+    protocol = get_protocol(protocol_id)
+    assessment = assess_protocol(protocol, weight_kg, age, findings, settings, monitored_setting=monitored_setting)
+    marked = () if assessment.status == "available" else (_marked_line(assessment),)
+    ctx = _Context(protocol, intent, {"reference": patient_reference}, on.isoformat() if on else None, marked)
+
+    medications: list[Resource] = []
+    monitoring: list[Resource] = []
+    plan = assessment.plan
+    if plan is not None:
+        medications.append(_ketamine_request(ctx, plan, assessment, settings))
+        medications += [_companion_request(ctx, key) for key in protocol.companion_medications]
+        if protocol.includes_monitoring:
+            monitoring = _monitoring_requests(ctx)
+    tests = _test_requests(ctx, findings)
+    return OrderSet(
+        protocol=protocol,
+        status=assessment.status,
+        reasons=assessment.reasons,
+        medication_requests=tuple(validated(r) for r in medications),
+        service_requests=tuple(validated(r) for r in monitoring + tests),
+        instructions=protocol.instructions,
+        dose_summary=plan.summary() if plan else f"Dose not computed. {assessment.dose_problem}",
+        notes=assessment.notes,
+    )
+
+
+def _marked_line(assessment: ProtocolAssessment) -> str:
+    label = {"caution": "Caution", "not-recommended": "Not recommended", "cannot-compute": "Cannot compute dose"}
+    return f"{label[assessment.status]} for this patient: " + " | ".join(assessment.reasons)
+
+
+def _category(setting: str) -> list[dict[str, Any]]:
+    codes = catalogue()["codes"]
+    code = str(codes["setting_category"][setting])
+    system = str(codes["medicationrequest_category_system"])
+    return [{"coding": [{"system": system, "code": code, "display": code.capitalize()}], "text": code}]
+
+
+def _route(route: str) -> dict[str, Any]:
+    raw = catalogue()["codes"]["routes"][route]
+    return {"coding": [coding(raw)], "text": str(raw["display"])}
+
+
+def _ketamine_products() -> dict[str, Any]:
+    return cast(dict[str, Any], read_json("ketamine_products.json")["ketamine"])
+
+
+def _stock_product(concentration: float) -> tuple[dict[str, Any], str]:
+    """The ketamine SCD to order, and how the standard (local default) concentration is made from it."""
+    products = sorted(_ketamine_products()["products"], key=lambda p: float(p["mg_per_ml"]))
+    for product in products:
+        strength = float(product["mg_per_ml"])
+        if strength >= concentration:
+            how = "undiluted" if strength == concentration else f"diluted from {product['display']}"
+            return product, f"{fmt(concentration)} mg/mL ({how})"
+    raise ValueError(
+        f"standard ketamine concentration {fmt(concentration)} mg/mL is above every stock product; "
+        "check setting ketamine_infusion_concentration_mg_per_ml"
+    )
+
+
+def _ketamine_request(
+    ctx: _Context, plan: InfusionPlan | OralPlan, assessment: ProtocolAssessment, settings: LocalDefaults
+) -> Resource:
+    protocol = ctx.protocol
+    resource = ctx.base("MedicationRequest")
+    resource["category"] = _category(protocol.setting)
+    if isinstance(plan, OralPlan):
+        ingredient = _ketamine_products()["ingredient"]
+        medication_text = "ketamine, oral (formulation per the research protocol; no oral product code is verified)"
+        resource["medicationCodeableConcept"] = concept(ingredient, medication_text)
+        dosage = _oral_dosage(plan, protocol)
+    else:
+        product, preparation = _stock_product(settings.ketamine_infusion_concentration_mg_per_ml)
+        medication_text = f"ketamine infusion, {preparation}"
+        resource["medicationCodeableConcept"] = concept({"system": RXNORM, **product}, medication_text)
+        dosage = _infusion_dosage(plan, protocol, preparation)
+    resource["dosageInstruction"] = [dosage]
+    resource["note"] = ctx.notes(*assessment.notes, protocol.notes, marked=True)
+    resource["text"] = narrative(
+        f"Draft: {medication_text}",
+        str(dosage["text"]),
+        f"Protocol: {protocol.title} ({protocol.kind_label}). Source: {protocol.source}.",
+        protocol.disclaimer or "",
+        *ctx.marked,
+    )
+    return resource
+
+
+def _infusion_timing(plan: InfusionPlan, protocol: Protocol) -> dict[str, Any]:
+    schedule = protocol.dosing.schedule
+    if plan.session_hours is None:
+        return {"repeat": {"boundsDuration": quantity((plan.continuous_hours or 0) / 24, "d")}}
+    repeat: dict[str, Any] = {"count": plan.sessions, "duration": plan.session_hours, "durationUnit": "h"}
+    if schedule in ("daily", "weekdays"):
+        repeat.update(frequency=1, period=1, periodUnit="d")
+    if schedule == "weekdays":
+        repeat["dayOfWeek"] = WEEKDAYS
+    return {"repeat": repeat}
+
+
+def _infusion_dosage(plan: InfusionPlan, protocol: Protocol, preparation: str) -> dict[str, Any]:
+    dosing = protocol.dosing
+    text = [f"Ketamine {protocol.route} infusion: {plan.summary()}."]
+    if plan.session_hours is None and dosing.continuous_days_min is not None:
+        text.append(f"Duration {fmt(dosing.continuous_days_min)} to {fmt(dosing.continuous_days_max or 0)} days.")
+    if dosing.titration and plan.ceiling_mg_per_h > plan.rate_mg_per_h:
+        text.append(dosing.titration)
+    if dosing.repeat_note:
+        text.append(dosing.repeat_note)
+    text.append(
+        f"Prepare at {preparation}; the standard concentration is a local default "
+        "(setting ketamine_infusion_concentration_mg_per_ml)."
+    )
+    return {
+        "text": " ".join(text),
+        "timing": _infusion_timing(plan, protocol),
+        "route": _route(protocol.route),
+        "doseAndRate": [rate_quantity(plan.rate_mg_per_h)],
+        "maxDosePerPeriod": per_period(plan.max_mg_per_24h, min(plan.hours_per_session, 24.0)),
+    }
+
+
+def _oral_dosage(plan: OralPlan, protocol: Protocol) -> dict[str, Any]:
+    return {
+        "text": " ".join([f"Ketamine oral: {plan.summary()}.", *plan.notes, protocol.disclaimer or ""]).strip(),
+        "timing": {
+            "repeat": {
+                "frequency": 1,
+                "period": plan.every_h,
+                "periodUnit": "h",
+                "boundsDuration": quantity(plan.days, "d"),
+            }
+        },
+        "route": _route(protocol.route),
+        "doseAndRate": [dose_quantity(plan.dose_mg)],
+        "maxDosePerPeriod": per_period(plan.mg_per_day, 24),
+        "maxDosePerAdministration": quantity(plan.dose_mg, "mg"),
+    }
+
+
+def _companion_request(ctx: _Context, key: str) -> Resource:
+    raw = catalogue()["companion_medications"][key]
+    citations = [citation_from(c) for c in raw["citations"]]
+    resource = ctx.base("MedicationRequest")
+    resource["category"] = _category(ctx.protocol.setting)
+    resource["medicationCodeableConcept"] = concept(raw["coding"], str(raw["text"]))
+    dosage: dict[str, Any] = {
+        "text": str(raw["dosage_text"]),
+        "asNeededCodeableConcept": {"text": str(raw["as_needed"])},
+    }
+    if raw["route"]:
+        dosage["route"] = _route(str(raw["route"]))
+    resource["dosageInstruction"] = [dosage]
+    resource["note"] = ctx.notes(f"Role: {raw['role']} medication for the ketamine infusion.", citations=citations)
+    resource["text"] = narrative(
+        f"Draft ({raw['role']}): {raw['text']}",
+        f"As needed for: {raw['as_needed']}. {raw['dosage_text']}",
+        f"Protocol: {ctx.protocol.title}. Source: {'; '.join(str(c) for c in citations)}.",
+    )
+    return resource
+
+
+def _service_request(
+    ctx: _Context,
+    code: dict[str, Any],
+    heading: str,
+    timing: str,
+    citations: Sequence[Citation],
+    *extra_notes: str,
+    reasons: Sequence[str] = (),
+    requisition: str | None = None,
+) -> Resource:
+    resource = ctx.base("ServiceRequest")
+    resource["code"] = code
+    resource["occurrenceTiming"] = {"code": {"text": timing}}
+    if reasons:
+        resource["reasonCode"] = [{"text": r} for r in reasons]
+    if requisition:
+        resource["requisition"] = {"system": "urn:ietf:rfc:3986", "value": requisition}
+    resource["note"] = ctx.notes(*extra_notes, citations=citations)
+    resource["text"] = narrative(
+        f"Draft: {heading}",
+        f"When: {timing}.",
+        f"Protocol: {ctx.protocol.title}. Source: {'; '.join(str(c) for c in citations)}.",
+    )
+    return resource
+
+
+def _monitoring_requests(ctx: _Context) -> list[Resource]:
+    raw = catalogue()["service_requests"]
+    citations = [citation_from(c) for c in raw["monitoring_citations"]]
+    return [
+        _service_request(
+            ctx,
+            concept(item["coding"], str(item["text"])),
+            str(item["text"]),
+            str(raw["monitoring_timing"]),
+            citations,
+            str(item.get("note", "")),
+        )
+        for item in raw["monitoring"]
+    ]
+
+
+def _asking(findings: Sequence[Finding], keys: Sequence[str]) -> list[str]:
+    """Summaries of the findings whose suggestions include any of `keys`."""
+    return [f"{f.rule_id}: {f.summary}" for f in findings if set(f.suggestions) & set(keys)]
+
+
+def _test_requests(ctx: _Context, findings: Sequence[Finding]) -> list[Resource]:
+    raw = catalogue()["service_requests"]
+    requests: list[Resource] = []
+    ecg_reasons = _asking(findings, SUGGEST_ECG)
+    if ecg_reasons:
+        ecg = raw["baseline_ecg"]
+        requests.append(
+            _service_request(
+                ctx,
+                concept(ecg["coding"], str(ecg["text"])),
+                str(ecg["text"]),
+                str(ecg["timing"]),
+                [citation_from(ecg["citation"])],
+                reasons=ecg_reasons,
+            )
+        )
+    lft = raw["lft"]
+    for keys, phase, timing in (
+        (SUGGEST_LFT_BASELINE, "Baseline", str(lft["baseline_timing"])),
+        (SUGGEST_LFT_POST, "Post-infusion", str(lft["post_timing"])),
+    ):
+        reasons = _asking(findings, keys)
+        if not reasons:
+            continue
+        group = f"urn:uuid:{uuid.uuid4()}"  # one requisition groups the analytes of one draw
+        for test in lft["tests"]:
+            heading = f"{phase} liver function test: {test['text']}"
+            requests.append(
+                _service_request(
+                    ctx,
+                    concept(test, heading),
+                    heading,
+                    timing,
+                    [citation_from(lft["citation"])],
+                    reasons=reasons,
+                    requisition=group,
+                )
+            )
+    return requests

@@ -1,0 +1,95 @@
+"""Named value sets (mappings/value_sets.json) and matching of coded data against them.
+
+Matching is by system + code only; a coding from a system the value set does not list is ignored, never guessed
+from its display. ICD-10-CM codes are compared without dots because EHRs send "I10", "I10." and "H4010X0" alike;
+ICD-10-CM family entries ("prefix") match every code that starts with them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from smart_app.core.model import ICD10CM, Coding, Concept
+from smart_app.mappings import read_json
+
+
+@dataclass(frozen=True, slots=True)
+class ValueSetConcept:
+    system: str
+    code: str
+    display: str
+    status: str  # "VERIFIED" or "VERIFIED (weak)" in RULES.md section 6
+    prefix: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ValueSet:
+    name: str
+    title: str
+    source: str
+    concepts: tuple[ValueSetConcept, ...]
+
+    def match(self, concept: Concept | None) -> Coding | None:
+        """The first coding of `concept` in this value set, or None."""
+        if concept is None:
+            return None
+        for coding in concept.codings:
+            if coding.system and coding.code and any(_matches(c, coding.system, coding.code) for c in self.concepts):
+                return coding
+        return None
+
+    def contains(self, concept: Concept | None) -> bool:
+        return self.match(concept) is not None
+
+
+def _normalise(system: str, code: str) -> str:
+    code = code.strip()
+    return code.replace(".", "").upper() if system == ICD10CM else code
+
+
+def _matches(entry: ValueSetConcept, system: str, code: str) -> bool:
+    if entry.system != system:
+        return False
+    wanted, given = _normalise(system, entry.code), _normalise(system, code)
+    return given.startswith(wanted) if entry.prefix else given == wanted
+
+
+@cache
+def value_set(name: str) -> ValueSet:
+    """A value set by name; KeyError names the missing set (a programming error, not bad input)."""
+    data = read_json("value_sets.json")
+    systems: dict[str, str] = data["systems"]
+    raw = data["value_sets"][name]
+    return ValueSet(
+        name=name,
+        title=raw["title"],
+        source=raw["source"],
+        concepts=tuple(
+            ValueSetConcept(
+                system=systems[c["system"]],
+                code=c["code"],
+                display=c["display"],
+                status=c["status"],
+                prefix=bool(c.get("prefix", False)),
+            )
+            for c in raw["concepts"]
+        ),
+    )
+
+
+def value_set_names() -> tuple[str, ...]:
+    return tuple(read_json("value_sets.json")["value_sets"])
+
+
+SYSTEM_LABELS = {
+    "http://snomed.info/sct": "SNOMED CT",
+    ICD10CM: "ICD-10-CM",
+    "http://loinc.org": "LOINC",
+    "http://www.nlm.nih.gov/research/umls/rxnorm": "RxNorm",
+}
+
+
+def describe_coding(coding: Coding) -> str:
+    """'SNOMED CT 59621000' style label for evidence lines."""
+    return f"{SYSTEM_LABELS.get(coding.system or '', coding.system or '?')} {coding.code}"

@@ -1,0 +1,90 @@
+"""Body weight and blood pressure as the rules need them: the most recent valid reading, with its provenance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from smart_app.core.findings import Evidence
+from smart_app.core.model import Observation, PatientRecord, Quantity
+from smart_app.core.safety.evidence import is_result, observation_evidence, observations_in, quantity_in
+from smart_app.core.safety.terminology import value_set
+
+_KG_PER_UNIT = {"kg": 1.0, "g": 0.001, "[lb_av]": 0.45359237, "lb": 0.45359237, "lbs": 0.45359237}
+_MMHG = ("mm[Hg]", "mmHg", "mm Hg")
+
+
+@dataclass(frozen=True, slots=True)
+class WeightReading:
+    kg: float
+    evidence: Evidence
+
+
+def _kg(quantity: Quantity | None) -> float | None:
+    if quantity is None or quantity.value is None or quantity.value <= 0:
+        return None
+    for unit in (quantity.code, quantity.unit):
+        if unit and unit.strip() in _KG_PER_UNIT:
+            return quantity.value * _KG_PER_UNIT[unit.strip()]
+    return None  # unknown or missing unit: never assume kilograms
+
+
+def current_weight(record: PatientRecord, on: datetime, lookback_days: int | None) -> WeightReading | None:
+    """Most recent body weight with a usable unit within `lookback_days` (None: any date)."""
+    for obs in observations_in(record, "body-weight", on, lookback_days):
+        kg = _kg(obs.value_quantity)
+        if kg is not None:
+            return WeightReading(round(kg, 1), observation_evidence(obs, f"{kg:.1f} kg"))
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class BpReading:
+    when: datetime
+    systolic: float | None
+    diastolic: float | None
+    evidence: tuple[Evidence, ...]
+
+    @property
+    def text(self) -> str:
+        s = "?" if self.systolic is None else f"{self.systolic:g}"
+        d = "?" if self.diastolic is None else f"{self.diastolic:g}"
+        return f"{s}/{d} mmHg"
+
+
+def _panel_reading(obs: Observation) -> BpReading | None:
+    systolic_vs, diastolic_vs = value_set("systolic-bp"), value_set("diastolic-bp")
+    systolic = diastolic = None
+    for comp in obs.components:
+        if systolic_vs.contains(comp.code):
+            systolic = quantity_in(comp.value_quantity, _MMHG)
+        elif diastolic_vs.contains(comp.code):
+            diastolic = quantity_in(comp.value_quantity, _MMHG)
+    if obs.when is None or (systolic is None and diastolic is None):
+        return None
+    reading = BpReading(obs.when, systolic, diastolic, ())
+    return BpReading(obs.when, systolic, diastolic, (observation_evidence(obs, reading.text),))
+
+
+def latest_bp(record: PatientRecord, on: datetime, lookback_days: int) -> BpReading | None:
+    """Most recent BP: a panel with systolic/diastolic components, or standalone readings taken at the same time."""
+    since = on - timedelta(days=lookback_days)
+    readings: list[BpReading] = []
+    singles: dict[datetime, tuple[float | None, float | None, list[Evidence]]] = {}
+    systolic_vs, diastolic_vs = value_set("systolic-bp"), value_set("diastolic-bp")
+    for obs in record.observations:
+        if not is_result(obs, on) or obs.when is None or obs.when < since:
+            continue
+        if obs.components:
+            panel = _panel_reading(obs)
+            if panel is not None:
+                readings.append(panel)
+            continue
+        is_sys, is_dia = systolic_vs.contains(obs.code), diastolic_vs.contains(obs.code)
+        value = quantity_in(obs.value_quantity, _MMHG)
+        if value is None or not (is_sys or is_dia):
+            continue
+        s, d, ev = singles.get(obs.when, (None, None, []))
+        singles[obs.when] = (value if is_sys else s, value if is_dia else d, [*ev, observation_evidence(obs)])
+    readings.extend(BpReading(when, s, d, tuple(ev)) for when, (s, d, ev) in singles.items())
+    return max(readings, key=lambda r: r.when, default=None)

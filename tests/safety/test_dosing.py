@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests import fhir_factory as f
+from tests.safety.builders import ketamine_order, only, rules, run
+
+
+@pytest.mark.parametrize(
+    ("mg_per_h", "severity", "words"),
+    [
+        (35, "info", "within"),  # 0.5 mg/kg/h
+        (28, "info", "below"),  # 0.4
+        (70, "warning", "monitored setting"),  # exactly 1 mg/kg/h: ASRA Q6 uses >= 1
+        (105, "warning", "monitored setting"),  # 1.5
+        (175, "critical", "ICU only"),  # 2.5
+        (560, "critical", "above the 7 mg/kg/h"),  # 8
+    ],
+)
+def test_infusion_rate_against_asra_table_6(
+    weight_70: dict[str, Any], mg_per_h: float, severity: str, words: str
+) -> None:
+    rate = only(run(weight_70, drafts=(ketamine_order(rate=(mg_per_h, "mg/h")),)), "DOSE-RATE")
+    assert rate.severity == severity
+    assert words in rate.summary
+
+
+def test_elderly_patient_gets_lower_monitoring_threshold(weight_70: dict[str, Any]) -> None:
+    order = ketamine_order(rate=(49, "mg/h"))  # 0.7 mg/kg/h
+    elderly = only(run(weight_70, drafts=(order,), birth_date="1950-01-01"), "DOSE-RATE")
+    younger = only(run(weight_70, drafts=(order,), birth_date="1980-01-01"), "DOSE-RATE")
+    assert elderly.severity == "warning"
+    assert "elderly_rate_monitored_mg_per_kg_h" in elderly.local_defaults
+    assert younger.severity == "info"
+
+
+@pytest.mark.parametrize("weight_date", [None, "2026-09-01T09:00:00Z"], ids=["no-weight", "weight-81-days-old"])
+def test_without_recent_weight_the_dose_is_not_checked(weight_date: str | None) -> None:
+    resources = [f.weight(70, weight_date)] if weight_date else []
+    report = run(*resources, drafts=(ketamine_order(rate=(200, "mg/h")),))
+    rate = only(report, "DOSE-RATE")
+    assert rate.severity == "warning"
+    assert "cannot be checked" in rate.summary
+    assert report.weight_kg is None
+    assert any("weight" in item for item in report.not_checked)
+    old_weight_shown = any("outside the look-back window" in (e.value or "") for e in rate.evidence)
+    assert old_weight_shown == (weight_date is not None)
+
+
+def test_per_kg_order_is_checked_without_weight() -> None:
+    rate = only(run(drafts=(ketamine_order(rate=(2.5, "mg/kg/h")),)), "DOSE-RATE")
+    assert rate.severity == "critical"
+
+
+def test_weight_in_pounds_is_converted() -> None:
+    pounds = f.weight(154, "2026-11-14T09:00:00Z")
+    pounds["valueQuantity"] = {"value": 154.3, "unit": "lb", "system": f.UCUM, "code": "[lb_av]"}
+    report = run(pounds, drafts=(ketamine_order(rate=(35, "mg/h")),))
+    assert report.weight_kg == pytest.approx(70, abs=0.1)
+
+
+def test_bolus_above_0_35_mg_per_kg_warns_and_within_range_is_info(weight_70: dict[str, Any]) -> None:
+    high = only(run(weight_70, drafts=(ketamine_order(rate=None, dose=(35, "mg"), hours=None),)), "DOSE-BOLUS")
+    low = only(run(weight_70, drafts=(ketamine_order(rate=None, dose=(14, "mg"), hours=None),)), "DOSE-BOLUS")
+    assert high.severity == "warning" and "0.50 mg/kg" in high.summary
+    assert low.severity == "info"
+
+
+def test_short_small_infusion_is_below_asra_minimum(weight_70: dict[str, Any]) -> None:
+    report = run(weight_70, drafts=(ketamine_order(rate=(30, "mg/h"), hours=2),))
+    assert only(report, "DOSE-MIN").severity == "info"
+    assert "DOSE-MIN" not in rules(run(weight_70, drafts=(ketamine_order(rate=(35, "mg/h"), hours=4),)))
+
+
+def test_outpatient_infusion_shows_anzca_inpatient_advice_beside_asra(weight_70: dict[str, Any]) -> None:
+    rate = only(run(weight_70, drafts=(ketamine_order(category="outpatient"),)), "DOSE-RATE")
+    assert any(c.document == "ANZCA-PS" and c.section == "3.2.1" for c in rate.citations)
+
+
+def test_esketamine_is_not_checked_against_racemic_ranges(weight_70: dict[str, Any]) -> None:
+    draft = ketamine_order(
+        code=("2119381", "esketamine 140 MG/ML Nasal Spray"), rate=None, dose=(56, "mg"), hours=None, route="Nasal"
+    )
+    report = run(weight_70, drafts=(draft,))
+    assert only(report, "DOSE-ESKETAMINE").severity == "warning"
+    assert not {"DOSE-BOLUS", "DOSE-RATE"} & rules(report)
+
+
+def test_non_ketamine_drafts_do_not_run_order_rules(weight_70: dict[str, Any]) -> None:
+    midazolam = f.medication_request("311700", "midazolam 1 MG/ML Injectable Solution", status="draft")
+    report = run(weight_70, drafts=(midazolam,))
+    assert report.ketamine_orders == ()
+    assert not {"DOSE-RATE", "DOSE-BOLUS", "ORAL", "ROUTE-NEURAX"} & rules(report)
+    assert "CI-CONSENT" in rules(report)  # patient rules still run
+
+
+def test_findings_are_sorted_critical_first(weight_70: dict[str, Any]) -> None:
+    report = run(weight_70, drafts=(ketamine_order(rate=(175, "mg/h")),))
+    order = {"critical": 0, "warning": 1, "info": 2}
+    ranks = [order[x.severity] for x in report.findings]
+    assert ranks == sorted(ranks) and ranks[0] == 0

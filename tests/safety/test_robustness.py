@@ -1,0 +1,34 @@
+"""Malformed or unusual draft orders never crash the engine; what cannot be read is reported."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests import fhir_factory as f
+from tests.safety.builders import ketamine_order, rules, run
+
+UNITS = st.sampled_from(["mg/h", "mg/kg/h", "mL/h", "ug/kg/min", "mg", "mg/kg", "h", "drops", "", "mg/d", "g/h"])
+VALUES = st.one_of(st.floats(min_value=-10, max_value=1e6, allow_nan=False), st.integers(0, 5000))
+
+
+@settings(max_examples=60, deadline=None)
+@given(rate_value=VALUES, rate_unit=UNITS, dose_value=VALUES, dose_unit=UNITS, hours=st.sampled_from([None, 0, 0.5, 4]))
+def test_any_dose_or_rate_gives_a_report(
+    rate_value: float, rate_unit: str, dose_value: float, dose_unit: str, hours: float | None
+) -> None:
+    draft = ketamine_order(rate=(rate_value, rate_unit), dose=(dose_value, dose_unit), hours=hours)
+    report = run(f.weight(70, "2026-11-14T09:00:00Z"), drafts=(draft,))
+    assert all(len(x.summary) < 140 and x.citations for x in report.findings)
+    if not report.ketamine_orders:  # the order itself failed FHIR validation: said, not dropped
+        assert any("could not be read" in item for item in report.not_checked)
+        return
+    order = report.ketamine_orders[0]
+    if order.rate is None and order.bolus is None:
+        assert order.problems
+
+
+def test_zero_or_negative_rate_is_a_problem_not_a_low_dose() -> None:
+    report = run(f.weight(70, "2026-11-14T09:00:00Z"), drafts=(ketamine_order(rate=(0, "mg/h")),))
+    assert "DOSE-RATE" not in rules(report)
+    assert any("not a positive amount" in item for item in report.not_checked)
