@@ -66,6 +66,10 @@ class LocalDefaults(BaseSettings):
     ketamine_infusion_concentration_mg_per_ml: float = Field(
         1.0, description="standard ketamine infusion concentration (mg/mL) for generated orders"
     )
+    ketamine_outpatient_infusion_hours: float = Field(
+        4.0, description="length (h) of a generated single outpatient infusion (ASRA: >2 h and >= 80 mg)"
+    )
+    adult_age: int = Field(18, description="age from which the adult ketamine protocols apply")
 
     @classmethod
     def settings_customise_sources(
