@@ -1,0 +1,62 @@
+"""Read the launched patient's data from the EHR's FHIR server, within the granted scope.
+
+The queries are the CDS services' own (`cds_hooks.prefetch.KETAMINE_QUERIES`), so the app and the cards judge
+from the same data. A query whose resource type the token does not cover is not sent; it is reported, like a
+failed or incomplete search, as data that is unavailable and what could therefore not be checked.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from smart_app.cds_hooks.data import Unavailable, fetch_spec
+from smart_app.cds_hooks.prefetch import KETAMINE_QUERIES, PATIENT
+from smart_app.core.model import PatientRecord
+from smart_app.fhir.client import FhirClient
+from smart_app.fhir.record import build_record
+from smart_app.smart.scopes import GrantedScopes
+
+
+class PatientDataError(Exception):
+    """The patient could not be read at all; the message names what failed, without internals."""
+
+
+@dataclass(frozen=True, slots=True)
+class PatientData:
+    patient: dict[str, Any]
+    record: PatientRecord
+    unavailable: tuple[Unavailable, ...]
+
+
+async def load_patient_data(
+    fhir: FhirClient, patient_id: str, scopes: GrantedScopes, *, budget_s: float
+) -> PatientData:
+    deadline = time.monotonic() + budget_s
+    patient_result = await fhir.read(f"Patient/{patient_id}", deadline=deadline)
+    if not patient_result.ok:
+        raise PatientDataError(f"The patient could not be read from the EHR: {patient_result.problem}.")
+    unavailable: list[Unavailable] = []
+    queries = {}
+    for query in KETAMINE_QUERIES:
+        if query is PATIENT:
+            continue
+        resource_type, params = fetch_spec(query)
+        missing = scopes.missing_read(resource_type)
+        if missing:
+            unavailable.append(Unavailable(query, missing))
+        else:
+            queries[query.key] = (resource_type, params)
+    by_key = {q.key: q for q in KETAMINE_QUERIES}
+    remaining = max(deadline - time.monotonic(), 0.1)
+    results = await fhir.fetch_patient_data(patient_id, queries, budget_s=remaining) if queries else {}
+    resources: list[dict[str, Any]] = [patient_result.resources[0]]
+    for key, result in results.items():
+        if result.ok:
+            resources.extend(result.resources)
+            if not result.complete:
+                unavailable.append(Unavailable(by_key[key], result.problem or "the search was incomplete", True))
+        else:
+            unavailable.append(Unavailable(by_key[key], result.problem or "the search failed"))
+    return PatientData(patient_result.resources[0], build_record(resources), tuple(unavailable))

@@ -1,0 +1,281 @@
+"""Page models: what each page shows, computed from the patient's data by the clinical core (no I/O here).
+
+Templates only lay these out; every figure, label and source text is decided here so that it can be tested.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from smart_app.config import LocalDefaults
+from smart_app.core.findings import Citation, Finding, Severity
+from smart_app.core.mme import MmeReport, calculate_mme
+from smart_app.core.protocols import OrderSet, ProtocolAssessment, assess_protocols, build_order_set
+from smart_app.core.safety import BaselineTestStatus, SafetyReport, evaluate
+from smart_app.smart.launch_context import AppContext
+from smart_app.smart.oauth import TokenSet
+from smart_app.smart.patient_data import PatientData
+
+SEVERITY_LABELS: dict[Severity, str] = {
+    "critical": "Critical: do not proceed without review",
+    "warning": "Warning: caution",
+    "info": "Information",
+}
+OVERRIDE_REQUIRED = (
+    "Confirm the override: this protocol is not recommended for this patient (see the reasons above). "
+    "Tick the confirmation box to write the draft order anyway."
+)
+WRITE_UNAVAILABLE = (
+    "Writing orders is unavailable: the EHR did not grant patient/MedicationRequest.c. "
+    "Copy the order below into the EHR instead."
+)
+
+
+_STRONG = re.compile(r"\*\*(.+?)\*\*")
+
+
+def inline_markdown(text: str) -> Markup:
+    """Finding details use markdown `**bold**` for guideline wording; render that and nothing else (escaped first)."""
+    return Markup(_STRONG.sub(r"<strong>\1</strong>", str(escape(text))))
+
+
+@dataclass(frozen=True, slots=True)
+class Banner:
+    name: str
+    birth_date: str
+    age: int | None
+    gender: str
+    identifier: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceView:
+    text: str  # "ASRA/AAPM/ASA ..., Guideline Question 3, L1286-1289"
+    grade: str  # the grade, or that the source gives none
+    title: str
+    url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FindingGroup:
+    severity: Severity
+    label: str
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineView:
+    test: str
+    status: str  # "not needed", "needed, on file", "needed, NOT on file"
+    outstanding: bool
+    reasons: tuple[str, ...]
+    results: tuple[str, ...]
+    lookback: str  # the local default that defines "recent"
+
+
+@dataclass(frozen=True, slots=True)
+class OverviewPage:
+    banner: Banner | None
+    mme: MmeReport
+    safety: SafetyReport
+    groups: tuple[FindingGroup, ...]
+    baseline: tuple[BaselineView, ...]
+    not_checked: tuple[str, ...]
+    unavailable_features: tuple[str, ...]
+    app_context: AppContext | None
+    local_defaults: dict[str, str]  # setting name -> "description = value (local default, setting name)"
+    nav: str = "overview"
+
+    def source(self, citation: Citation) -> SourceView:
+        return source_view(citation)
+
+
+def source_view(citation: Citation) -> SourceView:
+    text = ", ".join(p for p in (citation.short, citation.section, citation.lines) if p)
+    return SourceView(text, citation.grade or "no grade given by the source", citation.title, citation.url)
+
+
+def banner(patient: dict[str, Any], on: date) -> Banner:
+    names: list[Any] = patient["name"] if isinstance(patient.get("name"), list) else []
+    name = "(no name recorded)"
+    for entry in names:
+        if not isinstance(entry, dict):
+            continue
+        text = entry.get("text")
+        parts = [*(entry.get("given") or []), entry.get("family") or ""]
+        name = text if isinstance(text, str) and text else " ".join(str(p) for p in parts if p) or name
+        if entry.get("use") in (None, "official", "usual"):
+            break
+    birth = patient.get("birthDate") if isinstance(patient.get("birthDate"), str) else None
+    age = None
+    if birth and len(birth) == 10:
+        try:
+            born = date.fromisoformat(birth)
+            age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+        except ValueError:
+            age = None
+    identifiers: list[Any] = patient["identifier"] if isinstance(patient.get("identifier"), list) else []
+    identifier = next(
+        (str(i["value"]) for i in identifiers if isinstance(i, dict) and isinstance(i.get("value"), str)), None
+    )
+    gender = str(patient["gender"]) if isinstance(patient.get("gender"), str) else "not recorded"
+    return Banner(name, birth or "not recorded", age, gender, identifier)
+
+
+def _baseline_view(status: BaselineTestStatus, defaults: LocalDefaults) -> BaselineView:
+    if not status.needed:
+        text = "not needed (no risk condition recorded)"
+    elif status.outstanding:
+        text = "needed, NOT on file: recommended before ketamine"
+    else:
+        text = "needed, recent result on file"
+    results = tuple(
+        f"{e.description}{f' ({e.value})' if e.value else ''}{f' on {e.date:%Y-%m-%d}' if e.date else ''}"
+        for e in status.satisfied_by
+    )
+    return BaselineView(
+        status.test, text, status.outstanding, status.reasons, results, defaults.describe(status.lookback_setting)
+    )
+
+
+def _unavailable_features(tokens: TokenSet) -> tuple[str, ...]:
+    if tokens.scope.can_write_medication_request:
+        return ()
+    return (WRITE_UNAVAILABLE,)
+
+
+def analyse(data: PatientData, defaults: LocalDefaults, on: datetime | None = None) -> tuple[MmeReport, SafetyReport]:
+    when = on or datetime.now(UTC)
+    mme = calculate_mme(data.record.medications, table=defaults.mme_table, on=when)
+    safety = evaluate(data.record, on=when, settings=defaults, mme=mme)
+    return mme, safety
+
+
+def overview_page(
+    data: PatientData, tokens: TokenSet, defaults: LocalDefaults, on: datetime | None = None
+) -> OverviewPage:
+    when = on or datetime.now(UTC)
+    mme, safety = analyse(data, defaults, when)
+    groups = tuple(
+        FindingGroup(sev, label, tuple(f for f in safety.findings if f.severity == sev))
+        for sev, label in SEVERITY_LABELS.items()
+        if any(f.severity == sev for f in safety.findings)
+    )
+    used_defaults = {name for finding in safety.findings for name in finding.local_defaults}
+    return OverviewPage(
+        banner=banner(data.patient, when.date()) if tokens.context.need_patient_banner else None,
+        mme=mme,
+        safety=safety,
+        groups=groups,
+        baseline=tuple(_baseline_view(s, defaults) for s in safety.baseline_tests),
+        not_checked=(*(u.sentence for u in data.unavailable), *safety.not_checked),
+        unavailable_features=_unavailable_features(tokens),
+        app_context=tokens.context.app_context,
+        local_defaults={name: defaults.describe(name) for name in sorted(used_defaults)},
+    )
+
+
+# -- protocol builder ------------------------------------------------------------------------------------------
+
+
+class UnknownProtocolError(KeyError):
+    """The requested protocol id is not in the catalogue."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolPage:
+    banner: Banner | None
+    assessments: tuple[ProtocolAssessment, ...]  # catalogue order
+    selected: ProtocolAssessment | None
+    order_set: OrderSet | None  # for the chosen protocol, when the dose can be computed
+    weight_kg: float | None
+    weight_problem: str | None  # why doses cannot be computed (no recent weight)
+    can_write: bool
+    write_unavailable: str | None
+    draft_order: dict[str, Any] | None  # the ketamine MedicationRequest (status draft) to write or copy
+    draft_json: str | None
+    created: dict[str, Any] | None = None
+    problem: str | None = None  # why the last submit did not write
+    not_checked: tuple[str, ...] = field(default=())
+    nav: str = "protocols"
+
+    def source(self, citation: Citation) -> SourceView:
+        return source_view(citation)
+
+    @property
+    def needs_override(self) -> bool:
+        """Writing a protocol marked against this patient needs the clinician's explicit confirmation."""
+        return self.order_set is not None and self.order_set.status == "not-recommended"
+
+
+def with_created(page: ProtocolPage, created: dict[str, Any]) -> ProtocolPage:
+    return replace(page, created=created)
+
+
+def with_problem(page: ProtocolPage, problem: str) -> ProtocolPage:
+    return replace(page, problem=problem)
+
+
+def _draft(order_set: OrderSet) -> dict[str, Any] | None:
+    if not order_set.medication_requests:
+        return None
+    draft = dict(order_set.medication_requests[0])  # ketamine first
+    draft["status"] = "draft"  # never an active order: the prescriber signs it in the EHR
+    return draft
+
+
+def protocol_page(
+    data: PatientData,
+    tokens: TokenSet,
+    defaults: LocalDefaults,
+    protocol_id: str | None,
+    on: datetime | None = None,
+) -> ProtocolPage:
+    when = on or datetime.now(UTC)
+    _, safety = analyse(data, defaults, when)
+    assessments = assess_protocols(safety.weight_kg, safety.age, safety.findings, settings=defaults)
+    selected = None
+    if protocol_id:
+        selected = next((a for a in assessments if a.protocol.id == protocol_id), None)
+        if selected is None:
+            raise UnknownProtocolError(protocol_id)
+    weight_problem = None
+    if safety.weight_kg is None:
+        weight_problem = (
+            f"No body weight recorded within {defaults.weight_lookback_days} days "
+            "(local default weight_lookback_days): weight-based doses cannot be computed. "
+            "Record a weight in the EHR and reload."
+        )
+    order_set = None
+    if selected is not None and safety.weight_kg is not None:
+        order_set = build_order_set(
+            selected.protocol.id,
+            weight_kg=safety.weight_kg,
+            age=safety.age,
+            findings=safety.findings,
+            intent="order",
+            patient_reference=f"Patient/{tokens.context.patient}",
+            settings=defaults,
+            on=when,
+        )
+    draft = _draft(order_set) if order_set is not None else None
+    can_write = tokens.scope.can_write_medication_request
+    return ProtocolPage(
+        banner=banner(data.patient, when.date()) if tokens.context.need_patient_banner else None,
+        assessments=assessments,
+        selected=selected,
+        order_set=order_set,
+        weight_kg=safety.weight_kg,
+        weight_problem=weight_problem,
+        can_write=can_write,
+        write_unavailable=None if can_write else WRITE_UNAVAILABLE,
+        draft_order=draft,
+        draft_json=json.dumps(draft, indent=2) if draft else None,
+        not_checked=tuple(u.sentence for u in data.unavailable),
+    )

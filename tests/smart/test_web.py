@@ -1,0 +1,437 @@
+"""The SMART app's pages through its HTTP interface: both launches, every failure page, cookies, scopes, writing.
+
+The EHR (discovery, token endpoint, FHIR server) is mocked with respx; the app runs in FastAPI's TestClient.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+import respx
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from starlette.routing import Mount
+
+from smart_app.smart.settings import WRITE_SCOPE, ClientType
+from smart_app.smart.web import create_smart_app
+from tests import fhir_factory as f
+from tests.smart.conftest_helpers import AUTHORIZE, ISS, TOKEN, settings, smart_configuration, token_response
+
+FULL_SCOPE = (
+    "launch openid fhirUser patient/Patient.r patient/Condition.rs patient/Observation.rs "
+    "patient/MedicationRequest.rs patient/MedicationStatement.rs patient/MedicationAdministration.rs "
+    "patient/AllergyIntolerance.rs patient/Consent.rs"
+)
+WRITE = f"{FULL_SCOPE} {WRITE_SCOPE}"
+OXYCODONE = ("1049621", "oxycodone hydrochloride 5 MG Oral Tablet")
+
+
+class FakeFhir:
+    """A FHIR server in respx: reads and searches over a list of resources, and creates."""
+
+    def __init__(self, resources: list[dict[str, Any]]) -> None:
+        self.resources = resources
+        self.created: list[dict[str, Any]] = []
+        self.fail_searches = False
+        self.fail_create = False
+        self.create_status = 422
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path.removeprefix(urlsplit(ISS).path).strip("/").split("/")
+        if request.method == "POST":
+            if self.fail_create:
+                outcome = {"resourceType": "OperationOutcome", "issue": [{"diagnostics": "dosage invalid"}]}
+                return httpx.Response(self.create_status, json=outcome)
+            body = {**json.loads(request.content), "id": f"new-{len(self.created) + 1}"}
+            self.created.append(body)
+            return httpx.Response(201, json=body)
+        if len(path) == 2:
+            found = [r for r in self.resources if r["resourceType"] == path[0] and r.get("id") == path[1]]
+            return httpx.Response(200, json=found[0]) if found else httpx.Response(404)
+        if self.fail_searches:
+            return httpx.Response(500, json={"resourceType": "OperationOutcome", "issue": []})
+        matches = [r for r in self.resources if r["resourceType"] == path[0]]
+        return httpx.Response(200, json=f.bundle(*matches, bundle_type="searchset"))
+
+
+@pytest.fixture
+def ehr() -> Iterator[respx.MockRouter]:
+    with respx.mock(assert_all_called=False) as router:
+        router.get(f"{ISS}/.well-known/smart-configuration").respond(200, json=smart_configuration())
+        yield router
+
+
+def _client(client_type: ClientType = "public", **overrides: Any) -> TestClient:
+    main = FastAPI()
+    main.mount("/smart", create_smart_app(settings(client_type, **overrides)))
+    return TestClient(main, base_url="https://app.example.org")
+
+
+def _patient(weight_kg: float | None = 70.0) -> list[dict[str, Any]]:
+    resources = [
+        f.patient(name=[{"family": "Citizen", "given": ["Jane"]}]),
+        f.blood_pressure(182, 112),
+        f.medication_request(*OXYCODONE, dosages=[f.dosage(dose=f.dose_quantity(1), frequency=4)]),
+    ]
+    if weight_kg is not None:
+        resources.append(f.weight(weight_kg))
+    return resources
+
+
+def _launch(client: TestClient, *, launch: str | None = "launch-1") -> str:
+    params = {"iss": ISS} | ({"launch": launch} if launch else {})
+    response = client.get("/smart/launch", params=params, follow_redirects=False)
+    assert response.status_code == 302, response.text
+    location = response.headers["location"]
+    assert location.startswith(AUTHORIZE)
+    return parse_qs(urlsplit(location).query)["state"][0]
+
+
+def _sign_in(client: TestClient, ehr: respx.MockRouter, fhir: FakeFhir, **token: Any) -> httpx.Response:
+    ehr.post(TOKEN).respond(200, json=token_response(**({"patient": "example", "scope": WRITE} | token)))
+    ehr.route(host="ehr.example.org", path__startswith="/fhir/").mock(side_effect=fhir)
+    state = _launch(client)
+    response = client.get("/smart/callback", params={"code": "c1", "state": state}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return client.get("/smart/")
+
+
+# -- launch ----------------------------------------------------------------------------------------------------
+
+
+def test_launch_without_iss_explains_that_the_ehr_is_missing(ehr: respx.MockRouter) -> None:
+    response = _client().get("/smart/launch", params={"launch": "x"})
+    assert response.status_code == 400
+    assert "opened without an EHR" in response.text
+
+
+def test_launch_from_an_issuer_not_on_the_allowlist_is_refused_before_any_request(ehr: respx.MockRouter) -> None:
+    evil = ehr.get("https://evil.example.org/fhir/.well-known/smart-configuration").respond(200, json={})
+    response = _client().get("/smart/launch", params={"iss": "https://evil.example.org/fhir", "launch": "x"})
+    assert response.status_code == 403
+    assert "not allowed" in response.text
+    assert not evil.called
+
+
+def test_dev_mode_with_empty_allowlist_accepts_any_issuer(ehr: respx.MockRouter) -> None:
+    client = _client(dev_mode=True, allowed_issuers=(), session_secret=None)
+    assert _launch(client)
+
+
+def test_launch_refused_when_the_ehr_offers_only_plain_pkce(ehr: respx.MockRouter) -> None:
+    ehr.get(f"{ISS}/.well-known/smart-configuration").respond(
+        200, json=smart_configuration(code_challenge_methods_supported=["plain"])
+    )
+    response = _client().get("/smart/launch", params={"iss": ISS, "launch": "x"})
+    assert response.status_code == 502
+    assert "only PKCE" in response.text and "plain" in response.text
+
+
+def test_launch_sets_a_signed_httponly_samesite_secure_cookie_without_tokens(ehr: respx.MockRouter) -> None:
+    response = _client().get("/smart/launch", params={"iss": ISS, "launch": "x"}, follow_redirects=False)
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("smart_app_session=")
+    assert "HttpOnly" in cookie and "Secure" in cookie and "samesite=lax" in cookie.lower()
+    assert "Path=/smart/" in cookie  # never sent to the other services on the host
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_cookie_is_not_secure_when_the_app_is_served_over_http(ehr: respx.MockRouter) -> None:
+    client = _client(redirect_uri="http://localhost:8000/smart/callback")
+    response = client.get("/smart/launch", params={"iss": ISS, "launch": "x"}, follow_redirects=False)
+    assert "Secure" not in response.headers["set-cookie"]
+
+
+def test_standalone_launch_asks_the_ehr_for_a_patient_and_signs_in(ehr: respx.MockRouter) -> None:
+    client = _client()
+    response = client.get("/smart/launch", params={"iss": ISS}, follow_redirects=False)
+    query = parse_qs(urlsplit(response.headers["location"]).query)
+    assert "launch" not in query and "launch/patient" in query["scope"][0].split()
+    ehr.post(TOKEN).respond(200, json=token_response(patient="example", scope=WRITE))
+    ehr.route(host="ehr.example.org", path__startswith="/fhir/").mock(side_effect=FakeFhir(_patient()))
+    callback = client.get("/smart/callback", params={"code": "c", "state": query["state"][0]})
+    assert callback.status_code == 200 and "Jane Citizen" in callback.text
+
+
+# -- callback --------------------------------------------------------------------------------------------------
+
+
+def test_callback_with_a_state_this_browser_did_not_start_is_rejected(ehr: respx.MockRouter) -> None:
+    token = ehr.post(TOKEN).respond(200, json=token_response())
+    client = _client()
+    _launch(client)
+    response = client.get("/smart/callback", params={"code": "c", "state": "forged"})
+    assert response.status_code == 400
+    assert "cannot be trusted" in response.text
+    assert not token.called
+
+
+def test_state_from_another_browser_is_rejected(ehr: respx.MockRouter) -> None:
+    victim, attacker = _client(), _client()
+    state = _launch(attacker)
+    _launch(victim)
+    response = victim.get("/smart/callback", params={"code": "c", "state": state})
+    assert response.status_code == 400
+
+
+def test_callback_without_session_cookie_says_the_session_expired(ehr: respx.MockRouter) -> None:
+    response = _client().get("/smart/callback", params={"code": "c", "state": "s"})
+    assert response.status_code == 401
+    assert "session has expired" in response.text
+
+
+def test_denied_authorization_shows_access_not_granted(ehr: respx.MockRouter) -> None:
+    client = _client()
+    state = _launch(client)
+    response = client.get("/smart/callback", params={"error": "access_denied", "state": state})
+    assert response.status_code == 403
+    assert "Access was not granted" in response.text
+
+
+def test_token_error_shows_the_ehrs_error_code_only(ehr: respx.MockRouter) -> None:
+    ehr.post(TOKEN).respond(400, json={"error": "invalid_grant", "error_description": "secret internals"})
+    client = _client()
+    state = _launch(client)
+    response = client.get("/smart/callback", params={"code": "c", "state": state})
+    assert response.status_code == 502
+    assert "invalid_grant" in response.text
+    assert "secret internals" not in response.text
+
+
+def test_state_can_be_used_only_once(ehr: respx.MockRouter) -> None:
+    fhir = FakeFhir(_patient())
+    client = _client()
+    ehr.post(TOKEN).respond(200, json=token_response(patient="example", scope=FULL_SCOPE))
+    ehr.route(host="ehr.example.org", path__startswith="/fhir/").mock(side_effect=fhir)
+    state = _launch(client)
+    assert client.get("/smart/callback", params={"code": "c", "state": state}, follow_redirects=False).is_redirect
+    replay = client.get("/smart/callback", params={"code": "c", "state": state})
+    assert replay.status_code in (400, 401)
+
+
+def test_sign_in_issues_a_new_session_id(ehr: respx.MockRouter) -> None:
+    client = _client()
+    ehr.post(TOKEN).respond(200, json=token_response(patient="example", scope=FULL_SCOPE))
+    state = _launch(client)
+    before = client.cookies.get("smart_app_session")
+    client.get("/smart/callback", params={"code": "c", "state": state}, follow_redirects=False)
+    assert client.cookies.get("smart_app_session") not in (None, before)
+
+
+# -- overview --------------------------------------------------------------------------------------------------
+
+
+def test_overview_shows_mme_findings_sources_and_banner(ehr: respx.MockRouter) -> None:
+    page = _sign_in(_client(), ehr, FakeFhir(_patient())).text
+    assert re.search(r"Total:\s*30 MME/day", page)  # oxycodone 5 mg x 4/day x 1.5
+    assert "Jane Citizen" in page
+    assert "CRITICAL" in page.upper() and "Poorly controlled cardiovascular disease" in page
+    assert "Source:" in page and "grade:" in page
+    assert "182/112" in page  # the BP reading behind the finding
+
+
+def test_encounter_and_intent_from_the_launch_are_shown(ehr: respx.MockRouter) -> None:
+    page = _sign_in(_client(), ehr, FakeFhir(_patient()), encounter="enc-9", intent="order-review").text
+    assert "Encounter/enc-9" in page and "order-review" in page
+
+
+def test_no_banner_when_the_ehr_shows_its_own(ehr: respx.MockRouter) -> None:
+    page = _sign_in(_client(), ehr, FakeFhir(_patient()), need_patient_banner=False).text
+    assert "Jane Citizen" not in page
+
+
+def test_app_context_is_shown_escaped_and_does_not_change_the_patient(ehr: respx.MockRouter) -> None:
+    context = '{"patient": "someone-else", "x": "<img src=x onerror=alert(1)>"}'
+    page = _sign_in(_client(), ehr, FakeFhir(_patient()), app_context=None, appContext=context).text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "<img src=x" not in page
+    assert "Jane Citizen" in page  # still the token's patient
+
+
+def test_missing_read_scope_is_reported_as_not_checked(ehr: respx.MockRouter) -> None:
+    narrow = "launch patient/Patient.r patient/MedicationRequest.rs"
+    page = _sign_in(_client(), ehr, FakeFhir(_patient()), scope=narrow).text
+    assert "Not checked" in page
+    assert "did not grant read access to Condition" in page
+    assert "did not grant read access to Observation" in page
+
+
+def test_failed_fhir_searches_are_reported_not_hidden(ehr: respx.MockRouter) -> None:
+    fhir = FakeFhir(_patient())
+    fhir.fail_searches = True
+    page = _sign_in(_client(), ehr, fhir).text
+    assert "Not checked" in page and "500" in page
+
+
+def test_unreadable_patient_shows_the_fhir_error_page(ehr: respx.MockRouter) -> None:
+    response = _sign_in(_client(), ehr, FakeFhir([]))
+    assert response.status_code == 502
+    assert "FHIR server reported a problem" in response.text and "404" in response.text
+
+
+def test_overview_without_sign_in_says_the_session_expired(ehr: respx.MockRouter) -> None:
+    response = _client().get("/smart/")
+    assert response.status_code == 401
+
+
+def test_expired_token_is_refreshed_before_reading(ehr: respx.MockRouter) -> None:
+    client = _client()
+    _sign_in(client, ehr, FakeFhir(_patient()), expires_in=1)  # within the refresh leeway: expired at once
+    refreshed = ehr.post(TOKEN).respond(
+        200, json={"access_token": "at-2", "token_type": "Bearer", "expires_in": 3600, "scope": WRITE}
+    )
+    assert client.get("/smart/").status_code == 200
+    assert refreshed.called
+    assert ehr.calls.last.request.headers["authorization"] == "Bearer at-2"
+
+
+def test_refresh_refused_ends_the_session(ehr: respx.MockRouter) -> None:
+    client = _client()
+    _sign_in(client, ehr, FakeFhir(_patient()), expires_in=1)
+    ehr.post(TOKEN).respond(400, json={"error": "invalid_grant"})
+    response = client.get("/smart/")
+    assert response.status_code == 401 and "session has expired" in response.text
+
+
+# -- protocol builder ------------------------------------------------------------------------------------------
+
+PROTOCOL = "asra-outpatient-single-infusion"
+
+
+def test_protocol_builder_shows_weight_based_doses(ehr: respx.MockRouter) -> None:
+    client = _client()
+    _sign_in(client, ehr, FakeFhir(_patient(weight_kg=80)))
+    page = client.get("/smart/protocols", params={"protocol": PROTOCOL}).text
+    assert "for 80 kg" in page
+    assert "Write draft ketamine order to the EHR" in page
+
+
+def test_patient_without_weight_gets_no_doses(ehr: respx.MockRouter) -> None:
+    client = _client()
+    _sign_in(client, ehr, FakeFhir(_patient(weight_kg=None)))
+    page = client.get("/smart/protocols", params={"protocol": PROTOCOL}).text
+    assert "Doses cannot be computed" in page
+    assert "Write draft ketamine order" not in page
+
+
+def test_not_recommended_protocol_needs_an_explicit_override_before_writing(ehr: respx.MockRouter) -> None:
+    client = _client()
+    fhir = FakeFhir(_patient())  # uncontrolled BP: a critical contraindication
+    _sign_in(client, ehr, fhir)
+    page = client.get("/smart/protocols", params={"protocol": PROTOCOL}).text
+    assert "not-recommended" in page and 'name="override"' in page
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert csrf is not None
+    response = client.post("/smart/protocols", data={"protocol": PROTOCOL, "csrf_token": csrf.group(1)})
+    assert response.status_code == 400
+    assert "Confirm the override" in response.text
+    assert not fhir.created
+
+
+def test_writing_creates_a_draft_ketamine_order(ehr: respx.MockRouter) -> None:
+    client = _client()
+    fhir = FakeFhir(_patient())
+    _sign_in(client, ehr, fhir)
+    page = client.get("/smart/protocols", params={"protocol": PROTOCOL}).text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert csrf is not None
+    response = client.post(
+        "/smart/protocols", data={"protocol": PROTOCOL, "csrf_token": csrf.group(1), "override": "yes"}
+    )
+    assert response.status_code == 200
+    assert "MedicationRequest/new-1" in response.text
+    (created,) = fhir.created
+    assert created["status"] == "draft"
+    assert created["subject"] == {"reference": "Patient/example"}
+    assert "ketamine" in created["medicationCodeableConcept"]["text"]
+
+
+def test_write_without_valid_csrf_token_writes_nothing(ehr: respx.MockRouter) -> None:
+    client = _client()
+    fhir = FakeFhir(_patient())
+    _sign_in(client, ehr, fhir)
+    response = client.post("/smart/protocols", data={"protocol": PROTOCOL, "csrf_token": "guess"})
+    assert response.status_code == 403
+    assert not fhir.created
+
+
+def test_without_write_scope_the_order_is_offered_as_json(ehr: respx.MockRouter) -> None:
+    client = _client()
+    fhir = FakeFhir(_patient())
+    _sign_in(client, ehr, fhir, scope=FULL_SCOPE)  # FULL_SCOPE has no write scope
+    assert WRITE_SCOPE not in FULL_SCOPE
+    page = client.get("/smart/protocols", params={"protocol": PROTOCOL}).text
+    assert "Writing orders is unavailable" in page
+    assert "&#34;resourceType&#34;: &#34;MedicationRequest&#34;" in page or "&quot;resourceType&quot;" in page
+    assert "Write draft ketamine order to the EHR" not in page
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert csrf is None
+    overview = client.get("/smart/").text
+    assert "Unavailable features" in overview
+
+
+def test_write_refused_without_write_scope_even_if_posted(ehr: respx.MockRouter) -> None:
+    client = _client()
+    fhir = FakeFhir(_patient())
+    _sign_in(client, ehr, fhir, scope=FULL_SCOPE)
+    app = client.app
+    assert isinstance(app, FastAPI)
+    (smart,) = [route.app for route in app.routes if isinstance(route, Mount)]
+    (session,) = smart.state.sessions._sessions.values()  # the CSRF token a forged page could not know
+    response = client.post("/smart/protocols", data={"protocol": PROTOCOL, "csrf_token": session.csrf_token})
+    assert response.status_code == 403 and "not allowed" in response.text
+    assert not fhir.created
+
+
+def test_fhir_write_failure_is_shown(ehr: respx.MockRouter) -> None:
+    client = _client()
+    fhir = FakeFhir(_patient())
+    _sign_in(client, ehr, fhir)
+    page = client.get("/smart/protocols", params={"protocol": PROTOCOL}).text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert csrf is not None
+    fhir.fail_create = True
+    response = client.post(
+        "/smart/protocols", data={"protocol": PROTOCOL, "csrf_token": csrf.group(1), "override": "yes"}
+    )
+    assert response.status_code == 502
+    assert "draft order was not written" in response.text and "422" in response.text
+
+
+def test_token_rejected_on_write_ends_the_session(ehr: respx.MockRouter) -> None:
+    client = _client()
+    fhir = FakeFhir(_patient())
+    _sign_in(client, ehr, fhir)
+    page = client.get("/smart/protocols", params={"protocol": PROTOCOL}).text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert csrf is not None
+    fhir.fail_create, fhir.create_status = True, 401
+    data = {"protocol": PROTOCOL, "csrf_token": csrf.group(1), "override": "yes"}
+    response = client.post("/smart/protocols", data=data)
+    assert response.status_code == 401 and "draft order was not written" in response.text
+    assert client.get("/smart/").status_code == 401
+
+
+def test_unknown_protocol_has_its_own_page(ehr: respx.MockRouter) -> None:
+    client = _client()
+    _sign_in(client, ehr, FakeFhir(_patient()))
+    assert client.get("/smart/protocols", params={"protocol": "nope"}).status_code == 404
+
+
+def test_asymmetric_client_publishes_only_its_public_key() -> None:
+    keys = _client("confidential-asymmetric").get("/smart/.well-known/jwks.json").json()["keys"]
+    assert [(k["kid"], k["alg"], k["kty"]) for k in keys] == [("key-1", "RS384", "RSA")]
+    assert not {"d", "p", "q", "dp", "dq", "qi"} & set(keys[0])
+    assert _client().get("/smart/.well-known/jwks.json").status_code == 404  # public client: no key
+
+
+def test_error_pages_by_name() -> None:
+    client = _client()
+    assert "Your session has expired" in client.get("/smart/error", params={"kind": "session-expired"}).text
+    assert client.get("/smart/error", params={"kind": "<script>"}).status_code == 401
