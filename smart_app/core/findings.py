@@ -40,6 +40,19 @@ class Citation:
         url = read_json("guidelines.json")["documents"][self.document]["url"]
         return str(url) if url else None
 
+    def to_json(self) -> dict[str, str | None]:
+        """Plain JSON for CLI output, API responses and the SMART app."""
+        return {
+            "document": self.document,
+            "title": self.title,
+            "url": self.url,
+            "section": self.section,
+            "lines": self.lines,
+            "grade": self.grade,
+            "quote": self.quote,
+            "label": str(self),
+        }
+
     def __str__(self) -> str:
         parts = [self.short, self.section]
         if self.lines:

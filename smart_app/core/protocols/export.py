@@ -4,23 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from smart_app.core.findings import Citation
 from smart_app.core.protocols.catalogue import Protocol
 from smart_app.core.protocols.eligibility import ProtocolAssessment
 from smart_app.core.protocols.orders import OrderSet
-
-
-def citation_to_json(citation: Citation) -> dict[str, Any]:
-    return {
-        "document": citation.document,
-        "title": citation.title,
-        "url": citation.url,
-        "section": citation.section,
-        "lines": citation.lines,
-        "grade": citation.grade,
-        "quote": citation.quote,
-        "label": str(citation),
-    }
 
 
 def protocol_to_json(protocol: Protocol) -> dict[str, Any]:
@@ -34,7 +20,7 @@ def protocol_to_json(protocol: Protocol) -> dict[str, Any]:
         "setting": protocol.setting,
         "grade": protocol.grade,
         "disclaimer": protocol.disclaimer,
-        "citations": [citation_to_json(c) for c in protocol.citations],
+        "citations": [c.to_json() for c in protocol.citations],
         "notes": protocol.notes,
     }
 
@@ -61,6 +47,6 @@ def order_set_to_json(order_set: OrderSet) -> dict[str, Any]:
         "medication_requests": list(order_set.medication_requests),
         "service_requests": list(order_set.service_requests),
         "instructions": [
-            {"key": i.key, "text": i.text, "citation": citation_to_json(i.citation)} for i in order_set.instructions
+            {"key": i.key, "text": i.text, "citation": i.citation.to_json()} for i in order_set.instructions
         ],
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from smart_app.core.findings import Citation, Evidence, Finding
+from smart_app.core.findings import Evidence, Finding
 from smart_app.core.safety.engine import SafetyReport
 from smart_app.core.safety.ketamine_order import KetamineOrder
 
@@ -18,20 +18,8 @@ def evidence_to_json(e: Evidence) -> dict[str, Any]:
     return {"reference": e.reference, "description": e.description, "date": _date(e.date), "value": e.value}
 
 
-def citation_to_json(c: Citation) -> dict[str, Any]:
-    return {
-        "document": c.document,
-        "title": c.title,
-        "section": c.section,
-        "lines": c.lines,
-        "grade": c.grade,
-        "quote": c.quote,
-        "url": c.url,
-    }
-
-
 def finding_to_json(f: Finding) -> dict[str, Any]:
-    citations = [citation_to_json(c) for c in f.citations]
+    citations = [c.to_json() for c in f.citations]
     return {
         "rule_id": f.rule_id,
         "severity": f.severity,
