@@ -13,7 +13,14 @@ from collections.abc import Sequence
 
 from smart_app.fhir.bundle import FhirInputError
 
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "smart_app.commands.feedback_report",
+    "smart_app.commands.mme",
+    "smart_app.commands.check",
+    "smart_app.commands.protocol",
+    "smart_app.commands.serve",
+    "smart_app.commands.demo",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,217 @@
+"""The CDS Hooks 2.0 HTTP service (FastAPI): discovery, service calls, feedback.
+
+Errors are answered as the spec and FHIR expect: 401 with no detail when the client JWT does not verify, 400/404/
+413 with an OperationOutcome, 412 (OperationOutcome) only when no patient data could be had at all, and a bare
+500 OperationOutcome (no internals) for a bug. Logs name the hookInstance, the service and timings; never tokens,
+JWTs or patient identifiers.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import orjson
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from pydantic import ValidationError
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+
+from smart_app.cds_hooks.auth import AuthConfig, AuthError, JwtVerifier
+from smart_app.cds_hooks.context import HookRequest
+from smart_app.cds_hooks.models import Card
+from smart_app.cds_hooks.pipeline import BadHookRequest, PreconditionFailed, run_service
+from smart_app.cds_hooks.registry import Registry
+from smart_app.cds_hooks.services import default_registry
+from smart_app.cds_hooks.settings import ServiceSettings
+from smart_app.config import LocalDefaults, local_defaults
+from smart_app.storage import FeedbackRequest, FeedbackStore
+
+log = logging.getLogger("smart_app.cds_hooks")
+
+
+class JsonResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def operation_outcome(status: int, code: str, text: str) -> JsonResponse:
+    body = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": code, "diagnostics": text}],
+    }
+    return JsonResponse(body, status_code=status)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing more than `limit` bytes without reading it all (chunked bodies too)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(
+    settings: ServiceSettings | None = None,
+    *,
+    registry: Registry | None = None,
+    verifier: JwtVerifier | None = None,
+    store: FeedbackStore | None = None,
+    defaults: LocalDefaults | None = None,
+    fhir_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """The service. Injected parts (verifier, store, FHIR transport) are for tests and the in-process demo."""
+    settings = settings or ServiceSettings()
+    registry = registry or default_registry()
+    state: dict[str, Any] = {"verifier": verifier, "store": store}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.auth_enabled and state["verifier"] is None:
+            state["verifier"] = JwtVerifier(AuthConfig.from_env())
+        if not settings.auth_enabled:
+            log.warning("CDS client authentication is OFF (--no-auth): for local testing only")
+        if state["store"] is None:  # at start-up, so a bad database URL stops the server rather than a call
+            state["store"] = await run_in_threadpool(FeedbackStore, settings.database_url)
+        yield
+        if verifier is None and state["verifier"] is not None:
+            await state["verifier"].aclose()
+
+    app = FastAPI(title="smart_app CDS Hooks service", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=600,
+    )
+
+    def feedback_store() -> FeedbackStore:
+        if state["store"] is None:
+            state["store"] = FeedbackStore(settings.database_url)
+        store_: FeedbackStore = state["store"]
+        return store_
+
+    async def authenticated(request: Request) -> bool:
+        if not settings.auth_enabled:
+            return True
+        current: JwtVerifier | None = state["verifier"]
+        if current is None:  # app used without its lifespan (e.g. a bare ASGI transport)
+            current = state["verifier"] = JwtVerifier(AuthConfig.from_env())
+        base = (settings.public_base_url or str(request.base_url)).rstrip("/")
+        try:
+            await current.verify(request.headers.get("authorization"), audience=base + request.url.path)
+        except AuthError as exc:
+            log.info("401 on %s: %s", request.url.path, exc)
+            return False
+        return True
+
+    def unauthorized() -> Response:
+        return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+    @app.get("/cds-services")
+    async def discovery(request: Request) -> Response:
+        if not await authenticated(request):
+            return unauthorized()
+        return JsonResponse(registry.discovery(auth_enabled=settings.auth_enabled))
+
+    @app.post("/cds-services/{service_id}")
+    async def call_service(service_id: str, request: Request) -> Response:
+        started = time.perf_counter()
+        if not await authenticated(request):
+            return unauthorized()
+        service = registry.get(service_id)
+        if service is None:
+            return operation_outcome(404, "not-found", f"no CDS service {service_id!r}")
+        try:
+            hook_request = HookRequest.model_validate(
+                orjson.loads(await read_body(request, settings.max_request_bytes))
+            )
+        except _TooLarge:
+            return operation_outcome(413, "too-costly", f"request body over {settings.max_request_bytes} bytes")
+        except orjson.JSONDecodeError:
+            return operation_outcome(400, "structure", "request body is not JSON")
+        except ValidationError as exc:
+            return operation_outcome(400, "structure", _validation_text(exc))
+        try:
+            cards = await run_service(
+                service, hook_request, settings, defaults or local_defaults(), transport=fhir_transport
+            )
+        except BadHookRequest as exc:
+            return operation_outcome(400, "invalid", str(exc))
+        except PreconditionFailed as exc:
+            log.info("hook %s: 412 for %s (no patient data)", hook_request.hook_instance, service_id)
+            return operation_outcome(412, "not-found", f"No patient data could be obtained: {exc}")
+        except Exception as exc:  # a bug: answer without internals, log the type only (messages may hold data)
+            log.error("hook %s: %s failed with %s", hook_request.hook_instance, service_id, type(exc).__name__)
+            return operation_outcome(500, "exception", "internal error")
+        log.info(
+            "hook %s: %s answered in %.1f ms",
+            hook_request.hook_instance,
+            service_id,
+            (time.perf_counter() - started) * 1000,
+        )
+        body = {"cards": [c.to_json() for c in cards]}
+        task = BackgroundTask(_remember_cards, feedback_store, service_id, hook_request.hook_instance, cards)
+        return JsonResponse(body, background=task if cards else None)
+
+    @app.post("/cds-services/{service_id}/feedback")
+    async def feedback(service_id: str, request: Request) -> Response:
+        if not await authenticated(request):
+            return unauthorized()
+        if registry.get(service_id) is None:
+            return operation_outcome(404, "not-found", f"no CDS service {service_id!r}")
+        try:
+            parsed = FeedbackRequest.model_validate_json(await read_body(request, settings.max_request_bytes))
+        except _TooLarge:
+            return operation_outcome(413, "too-costly", f"request body over {settings.max_request_bytes} bytes")
+        except ValidationError as exc:
+            return operation_outcome(400, "structure", _validation_text(exc))
+        # Written and committed before the 200: feedback the client was told is accepted is never lost.
+        try:
+            stored = await run_in_threadpool(feedback_store().record, service_id, parsed.feedback)
+        except Exception as exc:
+            log.error("feedback for %s not stored: %s", service_id, type(exc).__name__)
+            return operation_outcome(503, "transient", "feedback could not be stored; please retry")
+        return JsonResponse({"stored": stored})
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        log.error("unhandled %s on %s", type(exc).__name__, request.url.path)
+        return operation_outcome(500, "exception", "internal error")
+
+    return app
+
+
+async def _remember_cards(store: Any, service_id: str, hook_instance: str, cards: list[Card]) -> None:
+    """Which rule each card came from, for feedback reports; after the response, so it costs the EHR nothing."""
+    topics = {c.uuid: (c.source.topic.code if c.source.topic else "unknown") for c in cards}
+    try:
+        await run_in_threadpool(lambda: store().record_cards_issued(service_id, hook_instance, topics))
+    except Exception as exc:
+        log.error("hook %s: issued cards not recorded: %s", hook_instance, type(exc).__name__)
+
+
+def _validation_text(exc: ValidationError) -> str:
+    first = exc.errors(include_input=False)[0]
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"invalid request at {where or 'body'}: {first.get('msg', 'invalid')}{more}"

@@ -1,0 +1,179 @@
+"""Gather the patient's data for one hook call: prefetch first, the CDS client's FHIR server for the rest.
+
+Each prefetch key arrives in one of five shapes (spec, "Prefetch Template"): absent (the client chose not to or
+could not satisfy it), `null` (no data), an OperationOutcome (the client's prefetch failed), a Bundle (possibly
+only the first page), or the resource of a read. Whatever cannot be had from prefetch is fetched from `fhirServer`
+concurrently, within one time budget. What still cannot be had is returned as a reason naming the data and what
+depends on it, so the service decides on what is available and says what it could not check.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+
+from smart_app.cds_hooks.context import HookRequest
+from smart_app.cds_hooks.prefetch import PrefetchQuery
+from smart_app.fhir.client import PATIENT_TOKEN, FetchResult, FhirClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Unavailable:
+    """Data the decision lacks (wholly, or partly when `partial`), and why."""
+
+    query: PrefetchQuery
+    reason: str
+    partial: bool = False
+
+    @property
+    def sentence(self) -> str:
+        what = f"Some {self.query.data}" if self.partial else self.query.data.capitalize()
+        verb = "were missing" if self.partial else "were unavailable"
+        return f"{what} {verb} ({self.reason}), so {self.query.needed_for} could not be fully checked."
+
+
+@dataclass(frozen=True, slots=True)
+class GatheredData:
+    resources: tuple[dict[str, Any], ...]
+    available: tuple[str, ...]  # prefetch keys whose data (possibly partial) was had
+    unavailable: tuple[Unavailable, ...] = field(default=())
+
+    @property
+    def nothing_available(self) -> bool:
+        return not self.available
+
+
+@dataclass(frozen=True, slots=True)
+class _KeyState:
+    resources: list[dict[str, Any]]
+    problem: str | None  # None: complete
+    usable: bool  # some data was had
+
+
+def _list(value: Any) -> list[Any]:
+    """A JSON array element, or [] when the client sent something else there."""
+    return value if isinstance(value, list) else []
+
+
+def _outcome_text(outcome: dict[str, Any]) -> str:
+    codes = [
+        str(i["code"]) for i in _list(outcome.get("issue")) if isinstance(i, dict) and isinstance(i.get("code"), str)
+    ]
+    return f"the EHR reported an error ({', '.join(codes) or 'OperationOutcome'})"
+
+
+def _bundle_resources(bundle: dict[str, Any]) -> tuple[list[dict[str, Any]], bool, bool]:
+    """(resources, has a next page, carried an error OperationOutcome entry)."""
+    resources: list[dict[str, Any]] = []
+    error = False
+    for entry in _list(bundle.get("entry")):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            continue
+        if resource["resourceType"] == "OperationOutcome":
+            error = error or any(
+                isinstance(i, dict) and i.get("severity") in ("error", "fatal") for i in _list(resource.get("issue"))
+            )
+            continue
+        resources.append(resource)
+    paged = any(isinstance(link, dict) and link.get("relation") == "next" for link in _list(bundle.get("link")))
+    return resources, paged, error
+
+
+def read_prefetch(query: PrefetchQuery, prefetch: dict[str, Any] | None) -> _KeyState:
+    """What one prefetch key gives, before any fallback."""
+    if prefetch is None or query.key not in prefetch:
+        return _KeyState([], "not prefetched by the EHR", False)
+    value = prefetch[query.key]
+    if value is None:  # the client has no data for this template: a real, empty answer
+        return _KeyState([], None, True)
+    if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
+        return _KeyState([], "the EHR's prefetch value was not a FHIR resource", False)
+    kind = value["resourceType"]
+    if kind == "OperationOutcome":
+        return _KeyState([], _outcome_text(value), False)
+    if kind == "Bundle":
+        resources, paged, error = _bundle_resources(value)
+        if paged:
+            return _KeyState(resources, "the EHR sent only the first page", True)
+        if error:
+            return _KeyState(resources, "the EHR reported an error for part of it", True)
+        return _KeyState(resources, None, True)
+    return _KeyState([value], None, True)  # a read (e.g. Patient/123)
+
+
+def fetch_spec(query: PrefetchQuery) -> tuple[str, dict[str, str]]:
+    """The template as (resource type, search params) for `FhirClient.fetch_patient_data`; reads become `_id`."""
+    path, _, search = query.template.partition("?")
+    if not search:
+        resource_type, _, _id = path.partition("/")
+        return resource_type, {"_id": PATIENT_TOKEN if _id == PATIENT_TOKEN else _id}
+    return path, dict(parse_qsl(search, keep_blank_values=True))
+
+
+async def gather(
+    request: HookRequest,
+    queries: Sequence[PrefetchQuery],
+    *,
+    budget_s: float,
+    allowed_servers: Sequence[str] = (),
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> GatheredData:
+    """`allowed_servers`: base-URL prefixes the service may fetch from (empty: any, e.g. for the sandbox)."""
+    states = {q.key: read_prefetch(q, request.prefetch) for q in queries}
+    to_fetch = [q for q in queries if states[q.key].problem is not None]
+    fetched: dict[str, FetchResult] = {}
+    server_problem: str | None = None
+    server = request.fhir_server
+    if server and allowed_servers and not any(server.startswith(prefix) for prefix in allowed_servers):
+        server, server_problem = None, "the EHR's FHIR server is not on this service's allow-list"
+    if to_fetch and server and request.patient_id:
+        token = request.fhir_authorization.access_token.get_secret_value() if request.fhir_authorization else None
+        started = time.monotonic()
+        try:
+            async with FhirClient(server, access_token=token, transport=transport) as client:
+                fetched = await client.fetch_patient_data(
+                    request.patient_id, {q.key: fetch_spec(q) for q in to_fetch}, budget_s=budget_s
+                )
+        except Exception as exc:  # a client bug must not cost the findings that prefetch already supports
+            log.error("hook %s: FHIR fallback failed: %s", request.hook_instance, type(exc).__name__)
+            server_problem = "the EHR's FHIR server could not be queried"
+        log.info(
+            "hook %s: fetched %d key(s) from FHIR in %.0f ms",
+            request.hook_instance,
+            len(to_fetch),
+            (time.monotonic() - started) * 1000,
+        )
+    elif to_fetch and server_problem is None:
+        server_problem = "no FHIR server was given to fetch it from"
+
+    resources: list[dict[str, Any]] = []
+    available: list[str] = []
+    unavailable: list[Unavailable] = []
+    for query in queries:
+        state = states[query.key]
+        result = fetched.get(query.key)
+        if state.problem is None:
+            resources.extend(state.resources)
+            available.append(query.key)
+        elif result is not None and result.ok:
+            resources.extend(result.resources)
+            available.append(query.key)
+            if not result.complete:
+                unavailable.append(Unavailable(query, result.problem or "the FHIR search was incomplete", True))
+        else:
+            fallback = (result.problem if result is not None else server_problem) or "not fetched"
+            reason = f"{state.problem}; {fallback}"
+            if state.usable:  # e.g. the first page of a paged prefetch: use it, and say the rest is missing
+                resources.extend(state.resources)
+                available.append(query.key)
+            unavailable.append(Unavailable(query, reason, partial=state.usable))
+    return GatheredData(tuple(resources), tuple(available), tuple(unavailable))

@@ -1,0 +1,35 @@
+"""Opioid MME at order-sign: the total MME/day including the opioid draft(s), against the CDC thresholds."""
+
+from __future__ import annotations
+
+from smart_app.cds_hooks.mme_card import mme_card
+from smart_app.cds_hooks.prefetch import OPIOID_QUERIES
+from smart_app.cds_hooks.registry import CdsService, ServiceCall, ServiceResult
+from smart_app.cds_hooks.services.common import current_mme, link_for
+from smart_app.core.mme import opioid_ingredient
+from smart_app.core.model import MedicationUse
+
+
+def is_opioid(med: MedicationUse) -> bool:
+    return opioid_ingredient(med) is not None
+
+
+def handle(call: ServiceCall) -> ServiceResult:
+    return ServiceResult([mme_card(current_mme(call), call.defaults, links=[link_for(call)])])
+
+
+SERVICE = CdsService(
+    id="opioid-mme-order-sign",
+    hook="order-sign",
+    title="Opioid dose (MME/day) at signing",
+    description=(
+        "Total opioid dose in morphine milligram equivalents per day including the opioid order being signed, "
+        "with the derivation per medication and the CDC 2022 thresholds (50 MME/day; 90 MME/day from CDC 2016 "
+        "for comparison). Other drafts get no cards."
+    ),
+    queries=OPIOID_QUERIES,
+    handler=handle,
+    usage_requirements="Needs the patient's active medication orders and statements (prefetch or FHIR access).",
+    relevant=is_opioid,
+    source_label="CDC opioid guideline 2022 (MME)",
+)
