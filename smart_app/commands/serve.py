@@ -1,4 +1,4 @@
-"""`smart-app serve`: the CDS Hooks service under uvicorn."""
+"""`smart-app serve`: the CDS Hooks service (and the SMART app at /smart when configured) under uvicorn."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         if not issuers:
             print(NO_ISSUERS_WARNING, file=sys.stderr)
     uvicorn.run(
-        "smart_app.cds_hooks.app:create_app",
+        "smart_app.server:create_server",
         factory=True,
         host=args.host,
         port=args.port,

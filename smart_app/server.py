@@ -1,0 +1,30 @@
+"""The deployed application: the CDS Hooks service at `/`, the SMART app mounted at `/smart`.
+
+The SMART app needs its own configuration (client id, redirect URI, session secret, allowed issuers; see
+`smart_app.smart`). When that is absent or invalid the CDS Hooks service still runs and the log says why the
+SMART app is off, so a CDS-only deployment needs no SMART settings.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from pydantic import ValidationError
+
+from smart_app.cds_hooks.app import create_app
+from smart_app.smart.settings import SmartConfigError, SmartSettings
+from smart_app.smart.web import create_smart_app
+
+log = logging.getLogger("smart_app")
+
+
+def create_server() -> FastAPI:
+    app = create_app()
+    try:
+        smart_settings = SmartSettings()
+    except (SmartConfigError, ValidationError) as exc:
+        log.warning("SMART app not mounted at /smart: %s", str(exc).splitlines()[0])
+        return app
+    app.mount("/smart", create_smart_app(smart_settings))
+    return app
