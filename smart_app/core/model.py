@@ -7,7 +7,7 @@ finding can point back at the resource and element it came from.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
@@ -287,3 +287,19 @@ class PatientRecord:
     allergies: tuple[AllergyIntolerance, ...] = ()
     consents: tuple[ConsentRecord, ...] = ()
     problems: tuple[InputProblem, ...] = ()
+    # Observations by (system, code), built once: rules look up several value sets in every call.
+    _observations_by_coding: dict[tuple[str, str], tuple[Observation, ...]] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        index: dict[tuple[str, str], list[Observation]] = {}
+        for obs in self.observations:
+            for key in {(c.system, c.code.strip()) for c in obs.code.codings if c.system and c.code}:
+                index.setdefault(key, []).append(obs)
+        object.__setattr__(self, "_observations_by_coding", {k: tuple(v) for k, v in index.items()})
+
+    def observations_coded(self, codings: Iterable[tuple[str, str]]) -> list[Observation]:
+        """Observations with any of the given (system, code) codings, each once, in record order."""
+        found = {id(o): o for key in codings for o in self._observations_by_coding.get(key, ())}
+        return [o for o in self.observations if id(o) in found] if len(found) > 1 else list(found.values())

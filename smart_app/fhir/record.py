@@ -8,8 +8,11 @@ other types are skipped without validation (they cost nothing). A resource that 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+import orjson
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
@@ -44,6 +47,46 @@ def validate(raw: dict[str, Any]) -> Any:
     return model.model_validate(raw)
 
 
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    """One resource after validation: a core object (clinical types, Patient), or the model (Medication*)."""
+
+    value: Any
+    problem: str | None = None
+
+
+# Validated resources keyed by their canonical JSON. An EHR sends the same unchanged resources again and again for
+# one patient (order-select on every edit, then order-sign), and R4B validation is most of a call's cost. The
+# key is the content itself, so a changed resource is simply a new entry; entries are immutable or only read.
+_CACHE_ENTRIES = 10_000
+
+
+@lru_cache(maxsize=_CACHE_ENTRIES)
+def _parse_canonical(canonical: bytes) -> _Parsed:
+    return _parse(orjson.loads(canonical))
+
+
+def _parse(raw: dict[str, Any]) -> _Parsed:
+    try:
+        model = validate(raw)
+    except ValidationError as exc:
+        return _Parsed(None, describe_validation_error(exc))
+    kind = raw["resourceType"]
+    if kind in _CLINICAL_TYPES:
+        return _Parsed(_CLINICAL_TYPES[kind](model))
+    if kind == "Patient":
+        return _Parsed(convert.demographics(model))
+    return _Parsed(model)
+
+
+def _parse_cached(raw: dict[str, Any]) -> _Parsed:
+    try:
+        canonical = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # not JSON-serialisable as orjson sees it (e.g. an integer beyond 64 bits): no caching
+        return _parse(raw)
+    return _parse_canonical(canonical)
+
+
 def build_record(
     resources: Iterable[dict[str, Any]],
     *,
@@ -51,45 +94,40 @@ def build_record(
 ) -> PatientRecord:
     """The patient's record from resource dicts; `draft_orders` are the unsigned orders of a CDS Hooks context."""
     problems: list[InputProblem] = []
-    validated: list[tuple[Any, bool]] = []
+    medication_models: list[tuple[Any, bool]] = []
     medications: dict[str, Any] = {}
-    patient = None
+    clinical: dict[str, list[Any]] = {k: [] for k in _CLINICAL_TYPES}
+    demographics: Demographics | None = None
 
     def take(raw: dict[str, Any], index: int, is_draft: bool) -> None:
-        nonlocal patient
+        nonlocal demographics
         kind = raw.get("resourceType")
         if kind not in USED_TYPES:
             return
-        try:
-            model = validate(raw)
-        except ValidationError as exc:
-            problems.append(InputProblem(_label(raw, index), describe_validation_error(exc)))
-            return
-        if kind == "Medication":
-            if model.id:
-                medications[model.id] = model
-                medications[f"Medication/{model.id}"] = model
+        parsed = _parse_cached(raw)
+        if parsed.problem is not None:
+            problems.append(InputProblem(_label(raw, index), parsed.problem))
+        elif kind == "Medication":
+            if parsed.value.id:
+                medications[parsed.value.id] = parsed.value
+                medications[f"Medication/{parsed.value.id}"] = parsed.value
         elif kind == "Patient":
-            patient = patient or model
+            demographics = demographics or parsed.value
+        elif kind in MEDICATION_TYPES:
+            medication_models.append((parsed.value, is_draft))
         else:
-            validated.append((model, is_draft))
+            clinical[kind].append(parsed.value)
 
     for index, raw in enumerate(resources):
         take(raw, index, False)
     for index, raw in enumerate(draft_orders):
         take(raw, index, True)
 
-    meds = []
-    clinical: dict[str, list[Any]] = {k: [] for k in _CLINICAL_TYPES}
-    for model, is_draft in validated:
-        kind = model.get_resource_type()
-        if kind in MEDICATION_TYPES:
-            meds.append(convert.medication_use(model, medications, is_draft=is_draft))
-        else:
-            clinical[kind].append(_CLINICAL_TYPES[kind](model))
+    # Medications are converted last: a medicationReference may point at a Medication later in the Bundle.
+    meds = tuple(convert.medication_use(m, medications, is_draft=d) for m, d in medication_models)
     return PatientRecord(
-        demographics=convert.demographics(patient) if patient is not None else Demographics(),
-        medications=tuple(meds),
+        demographics=demographics or Demographics(),
+        medications=meds,
         conditions=tuple(clinical["Condition"]),
         observations=tuple(clinical["Observation"]),
         allergies=tuple(clinical["AllergyIntolerance"]),

@@ -72,9 +72,11 @@ def observations_in(
     """Valid results coded in value set `name`, newest first, optionally within `lookback_days` of `on`."""
     vs = value_set(name)
     since = on - timedelta(days=lookback_days) if lookback_days is not None else None
+    codings = vs.exact_codings
+    candidates = record.observations if codings is None else record.observations_coded(codings)
     found = [
         o
-        for o in record.observations
+        for o in candidates
         if vs.contains(o.code) and is_result(o, on) and (since is None or (o.when is not None and o.when >= since))
     ]
     return sorted(found, key=lambda o: o.when or on, reverse=True)

@@ -7,7 +7,7 @@ ICD-10-CM family entries ("prefix") match every code that starts with them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 from smart_app.core.model import ICD10CM, Coding, Concept
@@ -29,30 +29,43 @@ class ValueSet:
     title: str
     source: str
     concepts: tuple[ValueSetConcept, ...]
+    # Indexes built once: rules test every coding of every resource against several sets on each call.
+    _exact: frozenset[tuple[str, str]] = field(init=False, repr=False, compare=False)
+    _prefixes: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        exact = frozenset((c.system, _normalise(c.system, c.code)) for c in self.concepts if not c.prefix)
+        prefixes = tuple((c.system, _normalise(c.system, c.code)) for c in self.concepts if c.prefix)
+        object.__setattr__(self, "_exact", exact)
+        object.__setattr__(self, "_prefixes", prefixes)
 
     def match(self, concept: Concept | None) -> Coding | None:
         """The first coding of `concept` in this value set, or None."""
         if concept is None:
             return None
         for coding in concept.codings:
-            if coding.system and coding.code and any(_matches(c, coding.system, coding.code) for c in self.concepts):
+            if coding.system and coding.code and self._has(coding.system, coding.code):
                 return coding
         return None
 
     def contains(self, concept: Concept | None) -> bool:
         return self.match(concept) is not None
 
+    @property
+    def exact_codings(self) -> frozenset[tuple[str, str]] | None:
+        """Every (system, code) of the set, or None when it has family (prefix) entries that no list can cover."""
+        return None if self._prefixes else self._exact
+
+    def _has(self, system: str, code: str) -> bool:
+        given = _normalise(system, code)
+        if (system, given) in self._exact:
+            return True
+        return any(system == s and given.startswith(p) for s, p in self._prefixes)
+
 
 def _normalise(system: str, code: str) -> str:
     code = code.strip()
     return code.replace(".", "").upper() if system == ICD10CM else code
-
-
-def _matches(entry: ValueSetConcept, system: str, code: str) -> bool:
-    if entry.system != system:
-        return False
-    wanted, given = _normalise(system, entry.code), _normalise(system, code)
-    return given.startswith(wanted) if entry.prefix else given == wanted
 
 
 @cache
