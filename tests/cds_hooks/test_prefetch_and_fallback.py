@@ -223,7 +223,9 @@ def test_a_slow_fhir_server_is_cut_off_by_the_budget_and_named(tmp_path: Path) -
             cards = cards_of(c.post(KETAMINE_SIGN, json=body))
     assert cards[0]["indicator"] == "critical"
     gap = next(card for card in cards if topic(card) == "DATA-UNAVAILABLE")
-    assert "timed out" in gap["detail"] and "Observations were unavailable" in gap["detail"]
+    # On a loaded machine the search may not even start within 0.2 s; either way the gap names the budget.
+    assert "timed out" in gap["detail"] or "time budget used up" in gap["detail"]
+    assert "Observations were unavailable" in gap["detail"]
 
 
 def test_a_fhir_server_off_the_allow_list_is_not_contacted(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import re
 import time
 from typing import Any
 
@@ -230,7 +231,9 @@ def test_fetch_patient_data_runs_queries_within_one_budget() -> None:
 
     results = asyncio.run(go())
     assert results["conditions"].ok and len(results["conditions"].resources) == 1
-    assert not results["vitals"].ok and results["vitals"].problem == "Observation search timed out after 0.3 s"
+    # The limit named is what was left of the 0.3 s budget when the search started (less on a loaded machine).
+    assert not results["vitals"].ok
+    assert re.fullmatch(r"Observation search timed out after 0\.[0-3] s", results["vitals"].problem or "")
     assert not results["orders"].ok and "401" in (results["orders"].problem or "")
     assert results["conditions"].key == "conditions"
 
