@@ -1,6 +1,6 @@
 """The guideline passages the safety rules cite, one constant per passage.
 
-Line refs are into the extracted texts under /work/shared/seeds/ (as in RULES.md); sections and grades follow the
+Line refs are into the extracted texts under shared/seeds/ (as in RULES.md); sections and grades follow the
 documents. Kept in one place so that a correction to a citation is made once.
 """
 
