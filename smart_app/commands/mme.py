@@ -102,6 +102,8 @@ def render(report: MmeReport, problems: tuple[InputProblem, ...] = (), *, table_
         lines += [header, "-" * min(WIDTH, len(header) + 16)]
         lines += [_row(item) for item in report.items]
         lines.append("")
+    elif problems:  # an unreadable resource may be an opioid: never present that as "none found"
+        lines.append(f"No current opioid medications among the readable resources; {len(problems)} could not be read.")
     else:
         lines.append("No current opioid medications found.")
     counted, left_out = len(report.counted), len(report.left_out)
