@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, Protocol, TypeVar
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 SNOMED = "http://snomed.info/sct"
@@ -18,6 +18,12 @@ ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 ORDERABLE_DRUG_FORM = "http://terminology.hl7.org/CodeSystem/v3-orderableDrugForm"
+
+
+def normalise_code(system: str, code: str) -> str:
+    """A code as compared: trimmed; ICD-10-CM also without dots and upper-case ("I10." and "h4010x0" are sent)."""
+    code = code.strip()
+    return code.replace(".", "").upper() if system == ICD10CM else code
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,19 +293,45 @@ class PatientRecord:
     allergies: tuple[AllergyIntolerance, ...] = ()
     consents: tuple[ConsentRecord, ...] = ()
     problems: tuple[InputProblem, ...] = ()
-    # Observations by (system, code), built once: rules look up several value sets in every call.
+    # Observations and conditions by normalised (system, code), built once: rules look up several value sets in
+    # every call, and scanning the whole record for each would dominate a call's time.
     _observations_by_coding: dict[tuple[str, str], tuple[Observation, ...]] = field(
         init=False, repr=False, compare=False
     )
+    _conditions_by_coding: dict[tuple[str, str], tuple[Condition, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        index: dict[tuple[str, str], list[Observation]] = {}
-        for obs in self.observations:
-            for key in {(c.system, c.code.strip()) for c in obs.code.codings if c.system and c.code}:
-                index.setdefault(key, []).append(obs)
-        object.__setattr__(self, "_observations_by_coding", {k: tuple(v) for k, v in index.items()})
+        object.__setattr__(self, "_observations_by_coding", _index_by_coding(self.observations))
+        object.__setattr__(self, "_conditions_by_coding", _index_by_coding(self.conditions))
 
     def observations_coded(self, codings: Iterable[tuple[str, str]]) -> list[Observation]:
-        """Observations with any of the given (system, code) codings, each once, in record order."""
-        found = {id(o): o for key in codings for o in self._observations_by_coding.get(key, ())}
-        return [o for o in self.observations if id(o) in found] if len(found) > 1 else list(found.values())
+        """Observations with any of the given normalised (system, code) codings, each once, in record order."""
+        return _select(self.observations, self._observations_by_coding, codings)
+
+    def conditions_coded(self, codings: Iterable[tuple[str, str]]) -> list[Condition]:
+        """Conditions with any of the given normalised (system, code) codings, each once, in record order."""
+        return _select(self.conditions, self._conditions_by_coding, codings)
+
+
+class _Coded(Protocol):
+    @property
+    def code(self) -> Concept: ...
+
+
+_C = TypeVar("_C", bound=_Coded)
+T = TypeVar("T")
+
+
+def _index_by_coding(items: tuple[_C, ...]) -> dict[tuple[str, str], tuple[_C, ...]]:
+    index: dict[tuple[str, str], list[_C]] = {}
+    for item in items:
+        for key in {(c.system, normalise_code(c.system, c.code)) for c in item.code.codings if c.system and c.code}:
+            index.setdefault(key, []).append(item)
+    return {k: tuple(v) for k, v in index.items()}
+
+
+def _select(
+    items: tuple[T, ...], index: dict[tuple[str, str], tuple[T, ...]], keys: Iterable[tuple[str, str]]
+) -> list[T]:
+    found = {id(item): item for key in keys for item in index.get(key, ())}
+    return [item for item in items if id(item) in found] if len(found) > 1 else list(found.values())

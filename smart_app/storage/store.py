@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, create_engine, event, func, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
@@ -80,13 +80,23 @@ class FeedbackStore:
         if not cards:
             return
         now = datetime.now(UTC)
-        with self._sessions.begin() as session:
-            for uuid, rule in cards.items():  # merge: recording the same card twice is harmless
-                session.merge(
-                    CardIssued(
-                        card_uuid=uuid, service_id=service_id, rule_id=rule, hook_instance=hook_instance, issued_at=now
-                    )
-                )
+        rows = [
+            {
+                "card_uuid": uuid,
+                "service_id": service_id,
+                "rule_id": rule,
+                "hook_instance": hook_instance,
+                "issued_at": now,
+            }
+            for uuid, rule in cards.items()
+        ]
+        try:  # card uuids are fresh per call, so one multi-row insert is the normal path
+            with self._sessions.begin() as session:
+                session.execute(insert(CardIssued), rows)
+        except IntegrityError:  # the same card recorded again: merge row by row, which is harmless
+            with self._sessions.begin() as session:
+                for row in rows:
+                    session.merge(CardIssued(**row))
 
     def record(self, service_id: str, feedback: Sequence[FeedbackItem]) -> int:
         """Store feedback in one transaction, committed before returning; returns the number of new rows.

@@ -229,3 +229,11 @@ def test_feedback_report_cli_on_empty_database(tmp_path: Path, capsys: pytest.Ca
 def test_feedback_report_cli_bad_url(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["feedback-report", "--database-url", "not a url"]) == 2
     assert "not a valid SQLAlchemy URL" in capsys.readouterr().err
+
+
+def test_a_card_recorded_twice_keeps_one_row_with_its_rule(tmp_path: Path) -> None:
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'twice.sqlite3'}")
+    store.record_cards_issued("svc", "hook-1", {"card-a": "CI-CV", "card-b": "PRE-ECG"})
+    store.record_cards_issued("svc", "hook-1", {"card-a": "CI-CV"})  # a retried response: no error, no duplicate
+    issued = {row.rule_id: row.issued for row in store.report()}
+    assert issued == {"CI-CV": 1, "PRE-ECG": 1}

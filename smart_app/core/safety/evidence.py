@@ -55,9 +55,9 @@ def active_conditions(record: PatientRecord, names: Iterable[str], on: datetime)
     found: list[ConditionMatch] = []
     for name in names:
         vs = value_set(name)
-        found.extend(
-            ConditionMatch(c, name) for c in record.conditions if vs.contains(c.code) and is_active_condition(c, on)
-        )
+        codings = vs.exact_codings
+        candidates = record.conditions if codings is None else record.conditions_coded(codings)
+        found.extend(ConditionMatch(c, name) for c in candidates if vs.contains(c.code) and is_active_condition(c, on))
     return found
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 
-from smart_app.core.model import ICD10CM, Coding, Concept
+from smart_app.core.model import ICD10CM, Coding, Concept, normalise_code
 from smart_app.mappings import read_json
 
 
@@ -34,8 +34,8 @@ class ValueSet:
     _prefixes: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        exact = frozenset((c.system, _normalise(c.system, c.code)) for c in self.concepts if not c.prefix)
-        prefixes = tuple((c.system, _normalise(c.system, c.code)) for c in self.concepts if c.prefix)
+        exact = frozenset((c.system, normalise_code(c.system, c.code)) for c in self.concepts if not c.prefix)
+        prefixes = tuple((c.system, normalise_code(c.system, c.code)) for c in self.concepts if c.prefix)
         object.__setattr__(self, "_exact", exact)
         object.__setattr__(self, "_prefixes", prefixes)
 
@@ -57,15 +57,10 @@ class ValueSet:
         return None if self._prefixes else self._exact
 
     def _has(self, system: str, code: str) -> bool:
-        given = _normalise(system, code)
+        given = normalise_code(system, code)
         if (system, given) in self._exact:
             return True
         return any(system == s and given.startswith(p) for s, p in self._prefixes)
-
-
-def _normalise(system: str, code: str) -> str:
-    code = code.strip()
-    return code.replace(".", "").upper() if system == ICD10CM else code
 
 
 @cache
