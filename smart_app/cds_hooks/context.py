@@ -79,6 +79,15 @@ def _entries(draft_orders: Any) -> list[Any]:
     return []
 
 
+def _is_for_patient(subject: Any, patient_id: str) -> bool:
+    """True unless the subject reference clearly names another Patient (relative or absolute reference)."""
+    reference = subject.get("reference") if isinstance(subject, dict) else None
+    if not isinstance(reference, str) or "Patient/" not in reference:
+        return True  # no literal Patient reference (e.g. identifier-only): nothing contradicts the context
+    named = reference.rstrip("/").split("Patient/", 1)[1].split("/", 1)[0]
+    return named == patient_id
+
+
 def read_draft_orders(request: HookRequest) -> DraftOrders:
     raw = request.context.get("draftOrders")
     requests: list[dict[str, Any]] = []
@@ -100,6 +109,13 @@ def read_draft_orders(request: HookRequest) -> DraftOrders:
         draft = dict(draft)  # never mutate the request's own JSON
         if "subject" not in draft and request.patient_id:
             draft = {**draft, "subject": {"reference": f"Patient/{request.patient_id}"}}
+        elif request.patient_id and not _is_for_patient(draft.get("subject"), request.patient_id):
+            # Checking another patient's order against this record would give confident, wrong cards.
+            problems.append(
+                f"Draft order {draft.get('id') or f'entry[{index}]'} is for a different patient than "
+                "context.patientId, so it was not checked."
+            )
+            continue
         draft.setdefault("status", "draft")
         draft.setdefault("intent", "order")
         if not draft.get("id"):

@@ -55,7 +55,8 @@ def hook_request(
         context["draftOrders"] = {
             "resourceType": "Bundle",
             "type": "collection",
-            "entry": [{"resource": d} for d in drafts],
+            # As an EHR does: the drafts are the context patient's orders.
+            "entry": [{"resource": {**d, "subject": {"reference": f"Patient/{patient_id}"}}} for d in drafts],
         }
     if selections is not None:
         context["selections"] = list(selections)
