@@ -73,10 +73,6 @@ class Card(_Model):
         return self
 
 
-class CdsResponse(_Model):
-    cards: list[Card]
-
-
 class ServiceDescription(_Model):
     hook: str
     id: str

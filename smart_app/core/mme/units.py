@@ -32,10 +32,6 @@ class Strength:
     amount: float
     per: Per
 
-    @property
-    def amount_unit(self) -> str:
-        return "mcg" if self.per == "hr" else "mg"
-
     def describe(self, unit_word: str = "unit") -> str:
         if self.per == "hr":
             return f"{_fmt(self.amount)} mcg/hr per patch"

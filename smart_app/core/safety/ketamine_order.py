@@ -157,10 +157,6 @@ class KetamineOrder:
     mg_per_ml: float | None
     problems: tuple[str, ...] = ()
 
-    @property
-    def is_infusion(self) -> bool:
-        return self.rate is not None
-
     def total_mg(self, weight_kg: float | None) -> float | None:
         """Planned total for one treatment: rate x duration plus any bolus; None when a part is unknown."""
         if self.rate is None or self.duration_h is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 
-from smart_app.core.model import ICD10CM, Coding, Concept, normalise_code
+from smart_app.core.model import ICD10CM, LOINC, RXNORM, SNOMED, Coding, Concept, normalise_code
 from smart_app.mappings import read_json
 
 
@@ -90,12 +90,7 @@ def value_set_names() -> tuple[str, ...]:
     return tuple(read_json("value_sets.json")["value_sets"])
 
 
-SYSTEM_LABELS = {
-    "http://snomed.info/sct": "SNOMED CT",
-    ICD10CM: "ICD-10-CM",
-    "http://loinc.org": "LOINC",
-    "http://www.nlm.nih.gov/research/umls/rxnorm": "RxNorm",
-}
+SYSTEM_LABELS = {SNOMED: "SNOMED CT", ICD10CM: "ICD-10-CM", LOINC: "LOINC", RXNORM: "RxNorm"}
 
 
 def describe_coding(coding: Coding) -> str:
