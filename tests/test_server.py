@@ -36,3 +36,17 @@ def test_smart_app_is_mounted_when_configured(monkeypatch: pytest.MonkeyPatch) -
         response = client.get("/smart/launch")
         assert response.status_code == 400
         assert "iss" in response.text
+
+
+def test_start_up_says_when_any_fhir_server_may_be_fetched_from(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("SMART_APP_FHIR_SERVER_ALLOWLIST", raising=False)
+    with TestClient(create_server()):
+        pass
+    assert "SMART_APP_FHIR_SERVER_ALLOWLIST is empty" in caplog.text
+    caplog.clear()
+    monkeypatch.setenv("SMART_APP_FHIR_SERVER_ALLOWLIST", '["https://ehr.example.org/fhir"]')
+    with TestClient(create_server()):
+        pass
+    assert "SMART_APP_FHIR_SERVER_ALLOWLIST is empty" not in caplog.text

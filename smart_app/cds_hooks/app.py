@@ -89,6 +89,11 @@ def create_app(
             state["verifier"] = JwtVerifier(AuthConfig.from_env())
         if not settings.auth_enabled:
             log.warning("CDS client authentication is OFF (--no-auth): for local testing only")
+        if not settings.fhir_server_allowlist:
+            log.warning(
+                "SMART_APP_FHIR_SERVER_ALLOWLIST is empty: FHIR data will be fetched from any fhirServer a client "
+                "names; set it in production"
+            )
         if state["store"] is None:  # at start-up, so a bad database URL stops the server rather than a call
             state["store"] = await run_in_threadpool(FeedbackStore, settings.database_url)
         yield
