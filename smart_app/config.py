@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 MmeTable = Literal["cdc-2022", "cdc-2016", "anzca-2021"]
+AlertSeverity = Literal["critical", "warning", "info"]
 
 
 class LocalDefaults(BaseSettings):
@@ -30,6 +31,12 @@ class LocalDefaults(BaseSettings):
     mme_table: MmeTable = Field("cdc-2022", description="MME conversion table")
     mme_precaution_threshold: float = Field(50.0, description="MME/day at which CDC 2022 precautions apply")
     mme_high_threshold: float = Field(90.0, description="MME/day the CDC 2016 guideline said to avoid or justify")
+    omedd_precaution_threshold: float | None = Field(
+        None, description="oMEDD mg/day precaution level for the ANZCA table (no source sets one; unset by default)"
+    )
+    omedd_high_threshold: float | None = Field(
+        None, description="oMEDD mg/day high level for the ANZCA table (no source sets one; unset by default)"
+    )
 
     bp_systolic_poorly_controlled: float = Field(
         160.0, description="systolic mmHg at or above which BP is poorly controlled"
@@ -70,6 +77,15 @@ class LocalDefaults(BaseSettings):
         4.0, description="length (h) of a generated single outpatient infusion (ASRA: >2 h and >= 80 mg)"
     )
     adult_age: int = Field(18, description="age from which the adult ketamine protocols apply")
+
+    # Alert policy (README "Alert policy"): what interrupts the clinician. Contraindications always show.
+    alert_min_severity: AlertSeverity = Field(
+        "info", description="lowest severity of a fired outcome shown as a card (contraindications always show)"
+    )
+    alert_reminders_at_order_select: bool = Field(
+        False,
+        description="show consent, nil-per-os and opioid-plan reminders as one checklist card at order-select",
+    )
 
     @classmethod
     def settings_customise_sources(

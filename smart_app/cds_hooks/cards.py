@@ -1,8 +1,9 @@
-"""Findings and MME reports as CDS Hooks 2.0 cards.
+"""Fired outcomes as CDS Hooks 2.0 cards, and the information card of what could not be checked.
 
-One card per finding: the finding's summary, its severity as the indicator, a GitHub-flavoured markdown detail
-with the evidence (resource, date, value), the guideline passages and any local default it relied on, and
-`source` naming the primary guideline (label, public URL, and a topic whose code is the rule id).
+One card per fired outcome: its summary, its severity as the indicator, a GitHub-flavoured markdown detail with
+the evidence (resource, date, value), the guideline passages and any local default it relied on, and `source`
+naming the primary guideline (label, public URL, and a topic whose code is the rule id). Only fired outcomes become
+cards (core/alerts.py), so a topic code always means "this rule fired".
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import orjson
 
 from smart_app.cds_hooks.models import Action, Card, Coding, Link, Source, Suggestion
 from smart_app.config import LocalDefaults
-from smart_app.core.findings import Citation, Finding
+from smart_app.core.outcomes import Citation, Outcome, fit_summary
+from smart_app.core.safety.catalogue import spec
 from smart_app.mappings import read_json
 
 # Stable CodeSystem of this project's card topics: the code is the rule id (or MME, DATA, PROTOCOL).
@@ -23,7 +25,7 @@ TOPIC_SYSTEM = "https://smart-app.example/cds/CodeSystem/rule"
 MME_TOPIC = "MME"
 DATA_TOPIC = "DATA-UNAVAILABLE"
 PROTOCOL_TOPIC = "PROTOCOL"
-SUMMARY_LIMIT = 140  # the spec: "<140-character summary"
+CHECKLIST_TOPIC = "CHECKLIST"
 
 
 def new_uuid() -> str:
@@ -33,11 +35,6 @@ def new_uuid() -> str:
 def override_reasons() -> list[Coding]:
     data = read_json("override_reasons.json")
     return [Coding(system=data["system"], code=r["code"], display=r["display"]) for r in data["reasons"]]
-
-
-def fit_summary(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) < SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 2].rstrip() + "…"
 
 
 def citation_label(citation: Citation) -> str:
@@ -55,11 +52,11 @@ def md_cell(text: str | None) -> str:
     return (text or "").replace("|", "\\|").replace("\n", " ")
 
 
-def evidence_table(finding: Finding) -> str:
-    if not finding.evidence:
+def evidence_table(outcome: Outcome) -> str:
+    if not outcome.evidence:
         return ""
     rows = ["| Record | What | Date | Value |", "|---|---|---|---|"]
-    for e in finding.evidence:
+    for e in outcome.evidence:
         when = e.date.date().isoformat() if e.date else ""
         rows.append(f"| {md_cell(e.reference)} | {md_cell(e.description)} | {when} | {md_cell(e.value)} |")
     return "\n".join(rows)
@@ -84,34 +81,39 @@ def local_defaults_section(names: Iterable[str], settings: LocalDefaults) -> str
     )
 
 
-def finding_card(
-    finding: Finding,
+def outcome_card(
+    outcome: Outcome,
     settings: LocalDefaults,
     *,
     suggestions: Sequence[Suggestion] = (),
     links: Sequence[Link] = (),
+    extension: dict[str, Any] | None = None,
 ) -> Card:
-    parts = [finding.detail.strip()]
-    if finding.wording:
-        parts.append(f"Guideline wording: *{finding.wording}*.")
-    table = evidence_table(finding)
+    """The card of a fired outcome (callers pass only fired ones: see core/alerts.py)."""
+    if outcome.severity is None:
+        raise ValueError(f"{outcome.rule_id}: only a fired outcome becomes a card")
+    parts = [outcome.detail.strip()]
+    if outcome.wording:
+        parts.append(f"Guideline wording: *{outcome.wording}*.")
+    table = evidence_table(outcome)
     if table:
         parts.append("**Evidence**\n\n" + table)
-    parts.append(sources_section(finding.citations))
-    defaults = local_defaults_section(finding.local_defaults, settings)
+    parts.append(sources_section(outcome.citations))
+    defaults = local_defaults_section(outcome.local_defaults, settings)
     if defaults:
         parts.append(defaults)
-    needs_reason = finding.severity in ("critical", "warning")
+    needs_reason = outcome.severity in ("critical", "warning")
     return Card(
         uuid=new_uuid(),
-        summary=fit_summary(finding.summary),
-        indicator=finding.severity,
+        summary=fit_summary(outcome.summary),
+        indicator=outcome.severity,
         detail="\n\n".join(p for p in parts if p),
-        source=source_for(finding.citations[0], finding.rule_id),
+        source=source_for(outcome.citations[0], outcome.rule_id),
         suggestions=list(suggestions) or None,
         selection_behavior="any" if suggestions else None,
         override_reasons=override_reasons() if needs_reason else None,
         links=list(links) or None,
+        extension=extension,
     )
 
 
@@ -151,18 +153,47 @@ def smart_link(launch_url: str, patient_id: str | None, draft_refs: Sequence[str
     )
 
 
-def data_card(sentences: Sequence[str], source_label: str) -> Card:
-    """The info card naming what could not be checked and why (never silently skipped)."""
-    summary = f"Not everything could be checked: {len(sentences)} gap(s) in the data; see details"
-    detail = (
-        "The decision above is based on the data that could be had. These checks were not run, or ran on "
-        "incomplete data; absence of a card for them is **not** reassurance:\n\n"
-        + "\n".join(f"- {s}" for s in sentences)
-    )
+def _unchecked_lines(unchecked: Sequence[Outcome]) -> list[str]:
+    lines: list[str] = []
+    for o in unchecked:
+        about = f", {o.subject}" if o.subject else ""
+        reasons = "; ".join(dict.fromkeys(m.reason for m in o.missing))
+        lines.append(f"{spec(o.rule_id).title} ({o.rule_id}{about}): {reasons}")
+    return list(dict.fromkeys(lines))
+
+
+def data_card(data_gaps: Sequence[str], unchecked: Sequence[Outcome], source_label: str) -> Card:
+    """The info card naming what could not be had and which checks could not be done (never silently skipped)."""
+    checks = _unchecked_lines(unchecked)
+    parts = [
+        "The cards of this service are based on the data that could be had. Absence of a card for the items below "
+        "is **not** reassurance."
+    ]
+    if data_gaps:
+        parts.append("**Data that could not be had or read**\n\n" + "\n".join(f"- {s}" for s in data_gaps))
+    if checks:
+        parts.append("**Checks that could not be done**\n\n" + "\n".join(f"- {s}" for s in checks))
+    count = len(data_gaps) + len(checks)
     return Card(
         uuid=new_uuid(),
-        summary=fit_summary(summary),
+        summary=fit_summary(f"Not everything could be checked: {count} item(s) missing or unreadable; see details"),
         indicator="info",
-        detail=detail,
+        detail="\n\n".join(parts),
         source=Source(label=source_label, topic=Coding(system=TOPIC_SYSTEM, code=DATA_TOPIC)),
+    )
+
+
+def checklist_card(reminders: Sequence[Outcome], source_label: str) -> Card:
+    """One card of the procedural reminders the record cannot satisfy (shown only when governance enables it)."""
+    lines = [f"- {o.summary}" for o in reminders]
+    sources = [c for o in reminders for c in o.citations[:1]]
+    return Card(
+        uuid=new_uuid(),
+        summary=fit_summary(f"Before ketamine: {len(reminders)} item(s) to confirm (consent, fasting, opioid plan)"),
+        indicator="info",
+        detail="These cannot be read from the record; confirm them before treatment.\n\n"
+        + "\n".join(lines)
+        + "\n\n"
+        + sources_section(dict.fromkeys(sources)),
+        source=Source(label=source_label, topic=Coding(system=TOPIC_SYSTEM, code=CHECKLIST_TOPIC)),
     )

@@ -58,6 +58,7 @@ class DraftOrders:
     medication_requests: tuple[dict[str, Any], ...]
     selected_ids: frozenset[str]
     problems: tuple[str, ...]
+    service_requests: tuple[dict[str, Any], ...] = ()  # test orders drafted alongside (e.g. an accepted ECG)
 
     def chosen(self, *, selected_only: bool) -> tuple[dict[str, Any], ...]:
         """The drafts to check: on order-select only those the user selected (all, when none are named)."""
@@ -91,6 +92,7 @@ def _is_for_patient(subject: Any, patient_id: str) -> bool:
 def read_draft_orders(request: HookRequest) -> DraftOrders:
     raw = request.context.get("draftOrders")
     requests: list[dict[str, Any]] = []
+    service_requests: list[dict[str, Any]] = []
     problems: list[str] = []
     entries = _entries(raw)
     if raw is not None and not entries and not (isinstance(raw, dict) and raw.get("resourceType") == "Bundle"):
@@ -100,12 +102,16 @@ def read_draft_orders(request: HookRequest) -> DraftOrders:
             problems.append(f"context.draftOrders entry[{index}] has no resource")
             continue
         kind = resource.get("resourceType")
+        if kind == "ServiceRequest":
+            if request.patient_id is None or _is_for_patient(resource.get("subject"), request.patient_id):
+                service_requests.append(resource)
+            continue
         if kind == "MedicationRequest":
             draft = normalise_r4_request(resource)
         elif kind == "MedicationOrder":
             draft = medication_order_to_request(resource)
         else:
-            continue  # drafts of other kinds (ServiceRequest, ...) are not this service's business
+            continue  # drafts of other kinds are not this service's business
         draft = dict(draft)  # never mutate the request's own JSON
         if "subject" not in draft and request.patient_id:
             draft = {**draft, "subject": {"reference": f"Patient/{request.patient_id}"}}
@@ -127,4 +133,4 @@ def read_draft_orders(request: HookRequest) -> DraftOrders:
         if isinstance(selections, list)
         else frozenset()
     )
-    return DraftOrders(tuple(requests), selected, tuple(problems))
+    return DraftOrders(tuple(requests), selected, tuple(problems), tuple(service_requests))

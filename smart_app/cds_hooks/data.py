@@ -20,6 +20,7 @@ import httpx
 
 from smart_app.cds_hooks.context import HookRequest
 from smart_app.cds_hooks.prefetch import PrefetchQuery
+from smart_app.core.model import DataGap
 from smart_app.fhir.client import PATIENT_TOKEN, FetchResult, FhirClient
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,12 @@ class Unavailable:
     query: PrefetchQuery
     reason: str
     partial: bool = False
+
+    @property
+    def gap(self) -> DataGap | None:
+        """As the clinical core sees it: the resource type that is missing (None for data it does not read)."""
+        kind = self.query.resource_type
+        return DataGap(kind, self.reason, self.partial) if kind else None
 
     @property
     def sentence(self) -> str:
@@ -49,6 +56,11 @@ class GatheredData:
     @property
     def nothing_available(self) -> bool:
         return not self.available
+
+    @property
+    def gaps(self) -> tuple[DataGap, ...]:
+        """The unavailable data as the clinical core sees it: which resource types, wholly or in part."""
+        return tuple(gap for u in self.unavailable if (gap := u.gap) is not None)
 
 
 @dataclass(frozen=True, slots=True)

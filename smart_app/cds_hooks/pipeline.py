@@ -15,16 +15,16 @@ import httpx
 
 from smart_app.cds_hooks.cards import data_card
 from smart_app.cds_hooks.context import HookRequest, read_draft_orders
-from smart_app.cds_hooks.data import gather
+from smart_app.cds_hooks.data import GatheredData, gather
 from smart_app.cds_hooks.models import Card
 from smart_app.cds_hooks.registry import ORDER_HOOKS, CdsService, ServiceCall, ServiceResult
 from smart_app.cds_hooks.settings import ServiceSettings
 from smart_app.config import LocalDefaults
 from smart_app.core.model import PatientRecord
+from smart_app.core.outcomes import SEVERITY_ORDER
 from smart_app.fhir.record import build_record
 
 log = logging.getLogger(__name__)
-_INDICATOR_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 
 class PreconditionFailed(Exception):
@@ -38,7 +38,7 @@ class BadHookRequest(ValueError):
 def _decide(
     service: CdsService,
     request: HookRequest,
-    resources: Sequence[dict[str, Any]],
+    data: GatheredData,
     chosen: Sequence[dict[str, Any]],
     settings: ServiceSettings,
     defaults: LocalDefaults,
@@ -46,7 +46,11 @@ def _decide(
 ) -> tuple[PatientRecord, ServiceResult]:
     # A draft the EHR already stored must count once, as the draft being signed.
     draft_keys = {_identity(d) for d in chosen}
-    record = build_record((r for r in resources if _identity(r) not in draft_keys), draft_orders=chosen)
+    record = build_record(
+        (r for r in data.resources if _identity(r) not in draft_keys),
+        draft_orders=chosen,
+        gaps=data.gaps,
+    )
     relevant = service.relevant
     drafts = tuple(m for m in record.medications if m.is_draft_order and relevant is not None and relevant(m))
     return record, service.handler(ServiceCall(request, record, drafts, settings, defaults, on))
@@ -57,7 +61,7 @@ def _identity(resource: dict[str, Any]) -> str:
 
 
 def sort_cards(cards: list[Card]) -> list[Card]:
-    return sorted(cards, key=lambda c: _INDICATOR_ORDER[c.indicator])  # stable: services' own order kept within
+    return sorted(cards, key=lambda c: SEVERITY_ORDER[c.indicator])  # stable: services' own order kept within
 
 
 async def run_service(
@@ -79,6 +83,7 @@ async def run_service(
         orders = read_draft_orders(request)
         chosen = orders.chosen(selected_only=service.selected_only)
         draft_record = build_record((), draft_orders=chosen)
+        chosen = (*chosen, *orders.service_requests)  # tests drafted alongside may satisfy a baseline-test rule
         relevant = [m for m in draft_record.medications if service.relevant(m)]
         if not relevant and not draft_record.problems and not orders.problems:
             return []  # a draft of another drug: nothing to say, and no data access needed
@@ -99,16 +104,15 @@ async def run_service(
         raise PreconditionFailed("; ".join(u.sentence for u in data.unavailable))
     # Validation and rules run inline: they are pure-Python CPU work of a few milliseconds, so a worker thread
     # would still hold the GIL against the event loop, and the hand-off measured ~4 ms per call (bench_cds.py).
-    record, result = _decide(service, request, data.resources, chosen, settings, defaults, on or datetime.now(UTC))
+    record, result = _decide(service, request, data, chosen, settings, defaults, on or datetime.now(UTC))
     gaps[:0] = [u.sentence for u in data.unavailable]
-    gaps.extend(result.not_checked)
     gaps.extend(
         f"{p.reference} could not be read ({p.message}) and was left out."
         for p in record.problems
         if not any(p.reference in g for g in gaps)
     )
     cards = sort_cards(list(result.cards))
-    if gaps:
-        cards.append(data_card(gaps, service.source_label))
+    if gaps or result.unchecked:
+        cards.append(data_card(gaps, result.unchecked, service.source_label))
     log.info("hook %s: service %s returned %d card(s)", request.hook_instance, service.id, len(cards))
     return cards

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import cast, get_args
 from urllib.parse import parse_qsl
 
+from smart_app.core.model import DataCategory
 from smart_app.mappings import read_json
 
 USER_TOKENS = frozenset({"userPractitionerId", "userPractitionerRoleId", "userPatientId", "userRelatedPersonId"})
@@ -34,6 +36,12 @@ class PrefetchQuery:
     @property
     def is_read(self) -> bool:
         return "?" not in self.template
+
+    @property
+    def resource_type(self) -> DataCategory | None:
+        """The category of patient data the query fetches, when the clinical core reads that category."""
+        kind = self.template.split("?", 1)[0].split("/", 1)[0]
+        return cast(DataCategory, kind) if kind in get_args(DataCategory) else None
 
 
 PATIENT = PrefetchQuery(

@@ -18,6 +18,7 @@ from smart_app.cds_hooks.prefetch import PrefetchQuery, template_problems
 from smart_app.cds_hooks.settings import ServiceSettings
 from smart_app.config import LocalDefaults
 from smart_app.core.model import MedicationUse, PatientRecord
+from smart_app.core.outcomes import Outcome
 
 Hook = Literal["patient-view", "order-select", "order-sign"]
 ORDER_HOOKS: frozenset[str] = frozenset({"order-select", "order-sign"})
@@ -45,7 +46,7 @@ class ServiceCall:
 @dataclass(frozen=True, slots=True)
 class ServiceResult:
     cards: list[Card]
-    not_checked: tuple[str, ...] = ()  # sentences for the "not everything could be checked" card
+    unchecked: tuple[Outcome, ...] = ()  # not-evaluable outcomes for the "not everything could be checked" card
 
 
 @dataclass(frozen=True, slots=True)

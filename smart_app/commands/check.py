@@ -1,7 +1,9 @@
 """`smart-app check FILE [--order ORDER.json] [--date YYYY-MM-DD] [--json]`: ketamine safety findings.
 
 FILE is the patient's data (a Bundle or resources); ORDER is the draft order (a MedicationRequest, or a Bundle of
-draft orders as in CDS Hooks `draftOrders`). The MME report is computed here and passed to the safety engine.
+draft orders as in CDS Hooks `draftOrders`). Output: the fired findings, then the checklist of every rule's outcome
+(fired, satisfied with its evidence, not applicable, not checked and why); `--json` gives both (`findings`,
+`checks`).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from typing import Any
 import orjson
 
 from smart_app.config import local_defaults
-from smart_app.core.findings import Finding
-from smart_app.core.safety import SafetyReport, evaluate
+from smart_app.core.assessment import assess
+from smart_app.core.outcomes import PLAN_LABELS, Outcome
+from smart_app.core.safety import SafetyReport
 from smart_app.core.safety.export import safety_report_to_json
 from smart_app.fhir.bundle import FhirInputError, load_files
 from smart_app.fhir.record import build_record
@@ -48,23 +51,25 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from smart_app.core.mme import calculate_mme
-
     drafts_raw = load_files([args.order]) if args.order else []
     if args.order and not any(r.get("resourceType") == "MedicationRequest" for r in drafts_raw):
         raise FhirInputError(f"{args.order}: no MedicationRequest in the order file")
     record = build_record(load_files([args.file]), draft_orders=drafts_raw)
     drafts = [m for m in record.medications if m.is_draft_order]
     on: datetime = args.date or datetime.now(UTC)
-    settings = local_defaults()
-    mme = calculate_mme(record.medications, table=settings.mme_table, on=on)
-    report = evaluate(record, drafts=drafts, on=on, settings=settings, mme=mme)
+    assessment = assess(record, drafts=drafts, on=on, settings=local_defaults())
     if args.json:
-        data = safety_report_to_json(report)
+        data = safety_report_to_json(assessment.safety)
+        data["mme"] = {
+            "total_mme_per_day": assessment.mme_level.total,
+            "table": assessment.mme.table,
+            "level": assessment.mme_level.level,
+            "left_out": assessment.mme_level.left_out,
+        }
         data["input_problems"] = [{"reference": p.reference, "message": p.message} for p in record.problems]
         sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
-        print(render(report))
+        print(render(assessment.safety))
     return 0
 
 
@@ -72,7 +77,7 @@ def _wrap(text: str, indent: str) -> list[str]:
     return textwrap.wrap(" ".join(text.split()), WIDTH, initial_indent=indent, subsequent_indent=indent)
 
 
-def _finding_block(index: int, f: Finding) -> list[str]:
+def _finding_block(index: int, f: Outcome) -> list[str]:
     lines = [f"[{index}] {f.rule_id} ({f.severity}): {f.summary}"]
     lines += _wrap(f.detail.replace("**", ""), "    ")
     for e in f.evidence:
@@ -83,8 +88,29 @@ def _finding_block(index: int, f: Finding) -> list[str]:
         lines.append(f"    source: {c}")
     if f.local_defaults:
         lines.append(f"    local defaults: {', '.join(f.local_defaults)}")
-    if f.suggestions:
-        lines.append(f"    suggestions: {', '.join(f.suggestions)}")
+    if f.plans:
+        lines.append(f"    to do: {'; '.join(PLAN_LABELS[p] for p in f.plans)}")
+    return lines
+
+
+_STATUS_WORDS = {
+    "fired": "FIRED",
+    "satisfied": "ok",
+    "not-applicable": "n/a",
+    "not-evaluable": "NOT CHECKED",
+}
+
+
+def _checklist(report: SafetyReport) -> list[str]:
+    """Every rule with its status, so that 'no finding' can be trusted (or seen not to be)."""
+    width = max(len(o.rule_id) for o in report.outcomes)
+    lines = ["Checklist (every rule):"]
+    for o in report.outcomes:
+        status = _STATUS_WORDS[o.status] + (f" {o.severity}" if o.severity else "")
+        about = f" [{o.subject}]" if o.subject else ""
+        lines.append(f"  {o.rule_id:<{width}}  {status:<16} {o.summary}{about}")
+        for m in o.missing:
+            lines += _wrap(f"missing: {m.reason}", " " * (width + 21))
     return lines
 
 
@@ -95,16 +121,17 @@ def render(report: SafetyReport) -> str:
     for o in report.ketamine_orders:
         lines.append(f"Draft order: {o.reference} {o.name} ({o.drug}, route {o.route or 'not stated'})")
     lines.append("")
-    rule_width = max((len(f.rule_id) for f in report.findings), default=4)
-    lines.append(f"{'#':>3}  {'SEVERITY':<8}  {'RULE':<{rule_width}}  SUMMARY")
-    for i, f in enumerate(report.findings, 1):
-        lines.append(f"{i:>3}  {f.severity.upper():<8}  {f.rule_id:<{rule_width}}  {f.summary}")
-    if not report.findings:
-        lines.append("  (no findings)")
-    for i, f in enumerate(report.findings, 1):
+    findings = report.findings
+    if findings:
+        rule_width = max(len(f.rule_id) for f in findings)
+        lines.append(f"Findings (would interrupt the clinician): {len(findings)}")
+        lines.append(f"{'#':>3}  {'SEVERITY':<8}  {'RULE':<{rule_width}}  SUMMARY")
+        for i, f in enumerate(findings, 1):
+            lines.append(f"{i:>3}  {(f.severity or '').upper():<8}  {f.rule_id:<{rule_width}}  {f.summary}")
+    else:
+        lines.append("Findings: none (no rule fired)")
+    lines += ["", *_checklist(report)]
+    for i, f in enumerate(findings, 1):
         lines.append("")
         lines.extend(_finding_block(i, f))
-    if report.not_checked:
-        lines += ["", "Not checked:"]
-        lines += [line for item in report.not_checked for line in _wrap(f"- {item}", "  ")]
     return "\n".join(lines)

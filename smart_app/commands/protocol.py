@@ -45,11 +45,14 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from smart_app.core.protocols import UnknownProtocolError, assess_protocols, build_order_set
-    from smart_app.core.protocols.export import assessment_to_json, order_set_to_json
+    from smart_app.config import local_defaults
+    from smart_app.core.protocols import UnknownProtocolError, assess_protocols
+    from smart_app.core.protocols.export import assessment_to_json
+    from smart_app.fhir.orders import build_order_set, order_set_to_json
 
+    settings = local_defaults()
     if args.list:
-        assessments = assess_protocols(args.weight, args.age, monitored_setting=args.monitored)
+        assessments = assess_protocols(args.weight, args.age, (), settings, monitored_setting=args.monitored)
         if args.json:
             _print_json([assessment_to_json(a) for a in assessments])
             return 0
@@ -63,7 +66,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     try:
         order_set = build_order_set(
-            args.id, weight_kg=args.weight, age=args.age, intent=args.intent, monitored_setting=args.monitored
+            args.id,
+            weight_kg=args.weight,
+            age=args.age,
+            intent=args.intent,
+            patient_reference="Patient/example",
+            settings=settings,
+            monitored_setting=args.monitored,
         )
     except UnknownProtocolError as exc:
         print(f"smart-app: error: {exc.args[0]}", file=sys.stderr)

@@ -260,6 +260,43 @@ class ConsentRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceOrder:
+    """A ServiceRequest (a test order); the draft ones come from the CDS Hooks context (draftOrders)."""
+
+    id: str
+    status: str | None
+    code: Concept
+    authored: datetime | None = None
+    is_draft_order: bool = False
+
+    @property
+    def reference(self) -> str:
+        return f"ServiceRequest/{self.id}"
+
+
+# The categories of patient data the clinical core reads, by FHIR resource type.
+DataCategory = Literal[
+    "Patient",
+    "Condition",
+    "Observation",
+    "MedicationRequest",
+    "MedicationStatement",
+    "MedicationAdministration",
+    "AllergyIntolerance",
+    "Consent",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class DataGap:
+    """A category of the patient's data the caller could not supply, wholly or in part (`partial`), and why."""
+
+    resource_type: DataCategory
+    reason: str
+    partial: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Demographics:
     id: str | None = None
     birth_date: date | None = None
@@ -292,7 +329,9 @@ class PatientRecord:
     observations: tuple[Observation, ...] = ()
     allergies: tuple[AllergyIntolerance, ...] = ()
     consents: tuple[ConsentRecord, ...] = ()
+    service_orders: tuple[ServiceOrder, ...] = ()
     problems: tuple[InputProblem, ...] = ()
+    gaps: tuple[DataGap, ...] = ()  # data the caller could not supply: a rule needing it cannot say "none found"
     # Observations and conditions by normalised (system, code), built once: rules look up several value sets in
     # every call, and scanning the whole record for each would dominate a call's time.
     _observations_by_coding: dict[tuple[str, str], tuple[Observation, ...]] = field(

@@ -27,6 +27,7 @@ from smart_app.core.model import (
     Quantity,
     Ratio,
     ReferenceRange,
+    ServiceOrder,
     Timing,
     TimingRepeat,
 )
@@ -323,6 +324,16 @@ def consent(m: Any) -> ConsentRecord:
         date_time=to_datetime(m.dateTime),
         provision_type=provision.type if provision is not None else None,
         text=m.text.div if m.text is not None else None,
+    )
+
+
+def service_order(m: Any, *, is_draft: bool = False) -> ServiceOrder:
+    return ServiceOrder(
+        id=m.id or "",
+        status=m.status,
+        code=concept(m.code) or Concept(),
+        authored=to_datetime(m.authoredOn),
+        is_draft_order=is_draft,
     )
 
 

@@ -16,7 +16,7 @@ import orjson
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-from smart_app.core.model import Demographics, InputProblem, PatientRecord
+from smart_app.core.model import DataGap, Demographics, InputProblem, PatientRecord, ServiceOrder
 from smart_app.fhir import convert
 
 MEDICATION_TYPES = ("MedicationRequest", "MedicationStatement", "MedicationAdministration")
@@ -26,7 +26,7 @@ _CLINICAL_TYPES: dict[str, Callable[[Any], Any]] = {
     "AllergyIntolerance": convert.allergy,
     "Consent": convert.consent,
 }
-USED_TYPES = frozenset({"Patient", "Medication", *MEDICATION_TYPES, *_CLINICAL_TYPES})
+USED_TYPES = frozenset({"Patient", "Medication", "ServiceRequest", *MEDICATION_TYPES, *_CLINICAL_TYPES})
 
 
 def _label(raw: dict[str, Any], index: int) -> str:
@@ -96,9 +96,12 @@ def build_record(
     resources: Iterable[dict[str, Any]],
     *,
     draft_orders: Iterable[dict[str, Any]] = (),
+    gaps: Iterable[DataGap] = (),
 ) -> PatientRecord:
-    """The patient's record from resource dicts; `draft_orders` are the unsigned orders of a CDS Hooks context."""
+    """The patient's record from resource dicts; `draft_orders` are the unsigned orders of a CDS Hooks context;
+    `gaps` name the data the caller could not supply."""
     problems: list[InputProblem] = []
+    service_orders: list[ServiceOrder] = []
     medication_models: list[tuple[Any, bool]] = []
     medications: dict[str, Any] = {}
     clinical: dict[str, list[Any]] = {k: [] for k in _CLINICAL_TYPES}
@@ -120,6 +123,8 @@ def build_record(
             demographics = demographics or parsed.value
         elif kind in MEDICATION_TYPES:
             medication_models.append((parsed.value, is_draft))
+        elif kind == "ServiceRequest":
+            service_orders.append(convert.service_order(parsed.value, is_draft=is_draft))
         else:
             clinical[kind].append(parsed.value)
 
@@ -137,5 +142,7 @@ def build_record(
         observations=tuple(clinical["Observation"]),
         allergies=tuple(clinical["AllergyIntolerance"]),
         consents=tuple(clinical["Consent"]),
+        service_orders=tuple(service_orders),
         problems=tuple(problems),
+        gaps=tuple(gaps),
     )

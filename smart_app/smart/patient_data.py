@@ -59,4 +59,5 @@ async def load_patient_data(
                 unavailable.append(Unavailable(by_key[key], result.problem or "the search was incomplete", True))
         else:
             unavailable.append(Unavailable(by_key[key], result.problem or "the search failed"))
-    return PatientData(patient_result.resources[0], build_record(resources), tuple(unavailable))
+    gaps = [gap for u in unavailable if (gap := u.gap) is not None]
+    return PatientData(patient_result.resources[0], build_record(resources, gaps=gaps), tuple(unavailable))

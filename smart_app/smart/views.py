@@ -14,10 +14,13 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from smart_app.config import LocalDefaults
-from smart_app.core.findings import Citation, Finding, Severity
-from smart_app.core.mme import MmeReport, calculate_mme
-from smart_app.core.protocols import OrderSet, ProtocolAssessment, assess_protocols, build_order_set
-from smart_app.core.safety import BaselineTestStatus, SafetyReport, evaluate
+from smart_app.core.assessment import Assessment, assess
+from smart_app.core.mme import MmeReport
+from smart_app.core.outcomes import Citation, Outcome, Severity, Status
+from smart_app.core.protocols import ProtocolAssessment
+from smart_app.core.safety import BaselineTestStatus
+from smart_app.core.safety.catalogue import spec
+from smart_app.fhir.orders import OrderSet, build_order_set
 from smart_app.smart.launch_context import AppContext
 from smart_app.smart.oauth import TokenSet
 from smart_app.smart.patient_data import PatientData
@@ -62,11 +65,31 @@ class SourceView:
     url: str | None
 
 
+STATUS_LABELS: dict[Status, str] = {
+    "fired": "Needs attention",
+    "not-evaluable": "Could not check",
+    "satisfied": "Satisfied",
+    "not-applicable": "Not applicable",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class FindingGroup:
     severity: Severity
     label: str
-    findings: tuple[Finding, ...]
+    findings: tuple[Outcome, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ChecklistRow:
+    rule_id: str
+    title: str
+    status: Status
+    status_label: str  # words, never colour alone
+    summary: str
+    subject: str | None
+    evidence: tuple[str, ...]  # what satisfied or triggered it
+    missing: tuple[str, ...]  # why it could not be checked
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +106,9 @@ class BaselineView:
 class OverviewPage:
     banner: Banner | None
     mme: MmeReport
-    safety: SafetyReport
+    assessment: Assessment
     groups: tuple[FindingGroup, ...]
+    checklist: tuple[ChecklistRow, ...]
     baseline: tuple[BaselineView, ...]
     not_checked: tuple[str, ...]
     unavailable_features: tuple[str, ...]
@@ -150,31 +174,61 @@ def _unavailable_features(tokens: TokenSet) -> tuple[str, ...]:
     return (WRITE_UNAVAILABLE,)
 
 
-def analyse(data: PatientData, defaults: LocalDefaults, on: datetime | None = None) -> tuple[MmeReport, SafetyReport]:
-    when = on or datetime.now(UTC)
-    mme = calculate_mme(data.record.medications, table=defaults.mme_table, on=when)
-    safety = evaluate(data.record, on=when, settings=defaults, mme=mme)
-    return mme, safety
+def analyse(data: PatientData, defaults: LocalDefaults, on: datetime | None = None) -> Assessment:
+    return assess(data.record, on=on or datetime.now(UTC), settings=defaults)
+
+
+def _evidence_text(outcome: Outcome) -> tuple[str, ...]:
+    return tuple(
+        f"{e.description}{f' ({e.value})' if e.value else ''}{f' on {e.date:%Y-%m-%d}' if e.date else ''}"
+        for e in outcome.evidence
+    )
+
+
+def checklist(assessment: Assessment) -> tuple[ChecklistRow, ...]:
+    """Every rule with its status, needs-attention and could-not-check first, so that "no card" can be trusted."""
+    order = {status: i for i, status in enumerate(STATUS_LABELS)}
+    rows = [
+        ChecklistRow(
+            rule_id=o.rule_id,
+            title=spec(o.rule_id).title,
+            status=o.status,
+            status_label=STATUS_LABELS[o.status] + (f" ({o.severity})" if o.severity else ""),
+            summary=o.summary,
+            subject=o.subject,
+            evidence=_evidence_text(o),
+            missing=tuple(m.reason for m in o.missing),
+        )
+        for o in assessment.outcomes
+    ]
+    return tuple(sorted(rows, key=lambda r: order[r.status]))
 
 
 def overview_page(
     data: PatientData, tokens: TokenSet, defaults: LocalDefaults, on: datetime | None = None
 ) -> OverviewPage:
     when = on or datetime.now(UTC)
-    mme, safety = analyse(data, defaults, when)
+    assessment = analyse(data, defaults, when)
+    findings = assessment.findings
     groups = tuple(
-        FindingGroup(sev, label, tuple(f for f in safety.findings if f.severity == sev))
+        FindingGroup(sev, label, tuple(f for f in findings if f.severity == sev))
         for sev, label in SEVERITY_LABELS.items()
-        if any(f.severity == sev for f in safety.findings)
+        if any(f.severity == sev for f in findings)
     )
-    used_defaults = {name for finding in safety.findings for name in finding.local_defaults}
+    used_defaults = {name for o in assessment.outcomes for name in o.local_defaults}
+    unchecked = tuple(
+        f"{spec(o.rule_id).title} ({o.rule_id}): {'; '.join(m.reason for m in o.missing)}"
+        for o in assessment.outcomes
+        if o.status == "not-evaluable" and not spec(o.rule_id).reminder
+    )
     return OverviewPage(
         banner=banner(data.patient, when.date()) if tokens.context.need_patient_banner else None,
-        mme=mme,
-        safety=safety,
+        mme=assessment.mme,
+        assessment=assessment,
         groups=groups,
-        baseline=tuple(_baseline_view(s, defaults) for s in safety.baseline_tests),
-        not_checked=(*(u.sentence for u in data.unavailable), *safety.not_checked),
+        checklist=checklist(assessment),
+        baseline=tuple(_baseline_view(s, defaults) for s in assessment.baseline_tests),
+        not_checked=(*(u.sentence for u in data.unavailable), *unchecked),
         unavailable_features=_unavailable_features(tokens),
         app_context=tokens.context.app_context,
         local_defaults={name: defaults.describe(name) for name in sorted(used_defaults)},
@@ -238,27 +292,27 @@ def protocol_page(
     on: datetime | None = None,
 ) -> ProtocolPage:
     when = on or datetime.now(UTC)
-    _, safety = analyse(data, defaults, when)
-    assessments = assess_protocols(safety.weight_kg, safety.age, safety.findings, settings=defaults)
+    assessment = analyse(data, defaults, when)
+    assessments = assessment.protocols
     selected = None
     if protocol_id:
         selected = next((a for a in assessments if a.protocol.id == protocol_id), None)
         if selected is None:
             raise UnknownProtocolError(protocol_id)
     weight_problem = None
-    if safety.weight_kg is None:
+    if assessment.weight_kg is None:
         weight_problem = (
             f"No body weight recorded within {defaults.weight_lookback_days} days "
             "(local default weight_lookback_days): weight-based doses cannot be computed. "
             "Record a weight in the EHR and reload."
         )
     order_set = None
-    if selected is not None and safety.weight_kg is not None:
+    if selected is not None and assessment.weight_kg is not None:
         order_set = build_order_set(
             selected.protocol.id,
-            weight_kg=safety.weight_kg,
-            age=safety.age,
-            findings=safety.findings,
+            weight_kg=assessment.weight_kg,
+            age=assessment.age,
+            outcomes=assessment.findings,
             intent="order",
             patient_reference=f"Patient/{tokens.context.patient}",
             settings=defaults,
@@ -271,7 +325,7 @@ def protocol_page(
         assessments=assessments,
         selected=selected,
         order_set=order_set,
-        weight_kg=safety.weight_kg,
+        weight_kg=assessment.weight_kg,
         weight_problem=weight_problem,
         can_write=can_write,
         write_unavailable=None if can_write else WRITE_UNAVAILABLE,

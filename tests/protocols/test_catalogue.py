@@ -6,13 +6,13 @@ import pytest
 
 from smart_app.core.protocols import (
     UnknownProtocolError,
-    assess_protocols,
     find_protocol,
     get_protocol,
     list_protocols,
     suggested_protocols,
 )
 from smart_app.mappings import read_json
+from tests.protocols import helpers as h
 
 ANZCA_APPENDIX_I_ROWS = 6  # ANZCA-PS Appendix I-A lists six regimens (L399-423)
 
@@ -73,13 +73,13 @@ def test_oral_protocol_is_research_only_with_both_sources() -> None:
 
 @pytest.mark.parametrize("age", [30, 50, 80])
 def test_only_recommended_protocols_are_ever_suggested(age: int) -> None:
-    suggested = suggested_protocols(assess_protocols(80, age))
+    suggested = suggested_protocols(h.assess_protocols(80, age))
     assert all(a.protocol.kind == "recommended" for a in suggested)
     assert "oral-follow-on" not in {a.protocol.id for a in suggested}
 
 
 def test_oral_protocol_is_never_available_as_a_default() -> None:
-    oral = next(a for a in assess_protocols(70, 45) if a.protocol.id == "oral-follow-on")
+    oral = next(a for a in h.assess_protocols(70, 45) if a.protocol.id == "oral-follow-on")
     assert oral.status != "available"
     assert any("research context" in r for r in oral.reasons)
 

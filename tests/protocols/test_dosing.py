@@ -11,12 +11,10 @@ from hypothesis import strategies as st
 from smart_app.config import LocalDefaults
 from smart_app.core.protocols import (
     InfusionPlan,
-    OrderSet,
-    assess_protocol,
-    build_order_set,
     get_protocol,
     list_protocols,
 )
+from smart_app.fhir.orders import OrderSet
 from tests.protocols import helpers as h
 
 OUTPATIENT = "asra-outpatient-single-infusion"
@@ -26,7 +24,7 @@ MULTIDAY_SC = "inpatient-multiday-sc-infusion"
 
 @pytest.mark.parametrize(("weight", "rate"), [(50, 25), (80, 40), (120, 60)])
 def test_outpatient_infusion_is_half_a_mg_per_kg_per_hour(weight: float, rate: float) -> None:
-    order_set = build_order_set(OUTPATIENT, weight_kg=weight, age=45)
+    order_set = h.build_order_set(OUTPATIENT, weight_kg=weight, age=45)
     assert order_set.status == "available"
     assert h.rate_mg_per_h(order_set) == rate
     dosage = h.ketamine_request(order_set)["dosageInstruction"][0]
@@ -37,13 +35,13 @@ def test_outpatient_infusion_is_half_a_mg_per_kg_per_hour(weight: float, rate: f
 
 
 def test_dose_summary_reads_like_the_order() -> None:
-    summary = build_order_set(OUTPATIENT, weight_kg=80, age=45).dose_summary
+    summary = h.build_order_set(OUTPATIENT, weight_kg=80, age=45).dose_summary
     assert summary.startswith("0.5 mg/kg/h = 40 mg/h for 80 kg, 4 h, total 160 mg")
     assert "local default" in summary
 
 
 def test_light_patient_gets_a_longer_infusion_to_reach_asra_minimum() -> None:
-    order_set = build_order_set(OUTPATIENT, weight_kg=30, age=45)
+    order_set = h.build_order_set(OUTPATIENT, weight_kg=30, age=45)
     hours = h.ketamine_request(order_set)["dosageInstruction"][0]["timing"]["repeat"]["duration"]
     assert h.rate_mg_per_h(order_set) == 15
     assert 15 * hours >= 80 and hours > 2
@@ -52,15 +50,15 @@ def test_light_patient_gets_a_longer_infusion_to_reach_asra_minimum() -> None:
 
 def test_rates_round_to_whole_mg_per_hour_but_never_above_the_protocol_rate() -> None:
     # 0.5 x 73 = 36.5 rounds up to 37 (still within 0.5-2 mg/kg/h)
-    assert h.rate_mg_per_h(build_order_set(OUTPATIENT, weight_kg=73, age=45)) == 37
+    assert h.rate_mg_per_h(h.build_order_set(OUTPATIENT, weight_kg=73, age=45)) == 37
     # Schwartzman: 0.35 x 50 = 17.5 must not round up past 0.35 mg/kg/h
-    assert h.rate_mg_per_h(build_order_set("anzca-appendix-i-schwartzman-2009", weight_kg=50, age=45)) == 17
+    assert h.rate_mg_per_h(h.build_order_set("anzca-appendix-i-schwartzman-2009", weight_kg=50, age=45)) == 17
     # ... and never above its absolute 25 mg/h
-    assert h.rate_mg_per_h(build_order_set("anzca-appendix-i-schwartzman-2009", weight_kg=120, age=45)) == 25
+    assert h.rate_mg_per_h(h.build_order_set("anzca-appendix-i-schwartzman-2009", weight_kg=120, age=45)) == 25
 
 
 def test_titration_ceiling_stays_below_one_mg_per_kg_per_hour_outside_a_monitored_setting() -> None:
-    order_set = build_order_set(MULTIDAY_IV, weight_kg=80, age=45)
+    order_set = h.build_order_set(MULTIDAY_IV, weight_kg=80, age=45)
     ceiling = h.ketamine_request(order_set)["dosageInstruction"][0]["maxDosePerPeriod"]
     assert ceiling["denominator"]["value"] == 24
     assert ceiling["numerator"]["value"] < 1.0 * 80 * 24
@@ -68,23 +66,23 @@ def test_titration_ceiling_stays_below_one_mg_per_kg_per_hour_outside_a_monitore
 
 
 def test_monitored_setting_allows_the_full_asra_range() -> None:
-    order_set = build_order_set(MULTIDAY_IV, weight_kg=80, age=45, monitored_setting=True)
+    order_set = h.build_order_set(MULTIDAY_IV, weight_kg=80, age=45, monitored_setting=True)
     ceiling = h.ketamine_request(order_set)["dosageInstruction"][0]["maxDosePerPeriod"]["numerator"]["value"]
     assert ceiling == 2.0 * 80 * 24
 
 
 def test_elderly_patient_needs_a_monitored_setting_at_half_a_mg_per_kg() -> None:
-    order_set = build_order_set(OUTPATIENT, weight_kg=80, age=75)
+    order_set = h.build_order_set(OUTPATIENT, weight_kg=80, age=75)
     assert order_set.status == "not-recommended"
     assert any("local default" in r and "monitored setting" in r for r in order_set.reasons)
-    monitored = build_order_set(OUTPATIENT, weight_kg=80, age=75, monitored_setting=True)
+    monitored = h.build_order_set(OUTPATIENT, weight_kg=80, age=75, monitored_setting=True)
     assert monitored.status == "caution"
     assert h.rate_mg_per_h(monitored) == 40
 
 
 def test_elderly_sc_infusion_ceiling_uses_the_lower_local_threshold() -> None:
-    young = build_order_set(MULTIDAY_SC, weight_kg=80, age=45)
-    old = build_order_set(MULTIDAY_SC, weight_kg=80, age=75)
+    young = h.build_order_set(MULTIDAY_SC, weight_kg=80, age=45)
+    old = h.build_order_set(MULTIDAY_SC, weight_kg=80, age=75)
     assert old.status == "caution"
     assert any("elderly" in r and "local default" in r for r in old.reasons)
 
@@ -96,7 +94,7 @@ def test_elderly_sc_infusion_ceiling_uses_the_lower_local_threshold() -> None:
 
 def test_elderly_threshold_is_a_setting() -> None:
     lenient = LocalDefaults(elderly_rate_monitored_mg_per_kg_h=1.0)
-    assert build_order_set(OUTPATIENT, weight_kg=80, age=75, settings=lenient).status == "caution"
+    assert h.build_order_set(OUTPATIENT, weight_kg=80, age=75, settings=lenient).status == "caution"
 
 
 @pytest.mark.parametrize(
@@ -105,7 +103,7 @@ def test_elderly_threshold_is_a_setting() -> None:
 def test_standard_concentration_picks_the_stock_product_and_pump_rate(
     concentration: float, product: str, ml_per_h: float
 ) -> None:
-    order_set = build_order_set(
+    order_set = h.build_order_set(
         OUTPATIENT,
         weight_kg=80,
         age=45,
@@ -118,7 +116,7 @@ def test_standard_concentration_picks_the_stock_product_and_pump_rate(
 
 
 def test_oral_dose_rounds_down_to_a_practical_amount() -> None:
-    order_set = build_order_set("oral-follow-on", weight_kg=73, age=45)
+    order_set = h.build_order_set("oral-follow-on", weight_kg=73, age=45)
     dosage = h.ketamine_request(order_set)["dosageInstruction"][0]
     assert dosage["doseAndRate"][0]["doseQuantity"]["value"] == 35  # 0.5 x 73 = 36.5 -> 35 mg, never more
     assert dosage["timing"]["repeat"]["period"] == 6
@@ -136,7 +134,7 @@ def test_no_rate_ever_exceeds_the_protocol_or_setting_limit(
     weight: float, age: int, monitored: bool, index: int
 ) -> None:
     protocol = list_protocols()[index]
-    assessment = assess_protocol(protocol, weight, age, monitored_setting=monitored)
+    assessment = h.assess_protocol(protocol, weight, age, monitored_setting=monitored)
     plan = assessment.plan
     if not isinstance(plan, InfusionPlan):
         return
@@ -158,7 +156,7 @@ def test_no_rate_ever_exceeds_the_protocol_or_setting_limit(
 def test_every_protocol_has_a_dose_for_typical_weights() -> None:
     for protocol in list_protocols():
         for weight in (50, 80, 120):
-            order_set = build_order_set(protocol.id, weight_kg=weight, age=45)
+            order_set = h.build_order_set(protocol.id, weight_kg=weight, age=45)
             assert order_set.status != "cannot-compute", protocol.id
             assert h.ketamine_request(order_set)["dosageInstruction"][0]["doseAndRate"]
             assert get_protocol(protocol.id).title

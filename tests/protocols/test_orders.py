@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
-from smart_app.core.protocols import build_order_set, list_protocols
+from smart_app.core.protocols import list_protocols
 from tests.protocols import helpers as h
 
 OUTPATIENT = "asra-outpatient-single-infusion"
@@ -19,7 +19,7 @@ LFT_LOINC = {"1742-6", "1920-8", "6768-6", "1975-2"}
 @pytest.mark.parametrize("protocol_id", [p.id for p in list_protocols()])
 @pytest.mark.parametrize(("weight", "age"), [(50, 40), (80, 55), (120, 30), (80, 78)])
 def test_every_resource_is_valid_fhir_and_names_protocol_and_source(protocol_id: str, weight: float, age: int) -> None:
-    order_set = build_order_set(
+    order_set = h.build_order_set(
         protocol_id, weight_kg=weight, age=age, findings=(h.ecg_finding(), h.lft_finding()), intent="order"
     )
     assert order_set.medication_requests, protocol_id
@@ -37,7 +37,7 @@ def test_every_resource_is_valid_fhir_and_names_protocol_and_source(protocol_id:
 
 def test_ketamine_order_is_a_coded_draft_with_route_rate_and_category() -> None:
     on = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
-    order_set = build_order_set(OUTPATIENT, weight_kg=80, age=45, on=on, patient_reference="Patient/p1")
+    order_set = h.build_order_set(OUTPATIENT, weight_kg=80, age=45, on=on, patient_reference="Patient/p1")
     request = h.ketamine_request(order_set)
     assert request["intent"] == "proposal"
     assert request["authoredOn"] == on.isoformat()
@@ -50,7 +50,7 @@ def test_ketamine_order_is_a_coded_draft_with_route_rate_and_category() -> None:
 
 
 def test_multiday_orders_are_bounded_inpatient_infusions() -> None:
-    request = h.ketamine_request(build_order_set("inpatient-multiday-sc-infusion", weight_kg=80, age=45))
+    request = h.ketamine_request(h.build_order_set("inpatient-multiday-sc-infusion", weight_kg=80, age=45))
     dosage = request["dosageInstruction"][0]
     assert request["category"][0]["coding"][0]["code"] == "inpatient"
     assert dosage["route"]["coding"][0]["code"] == "34206005"
@@ -64,7 +64,7 @@ def test_multiday_orders_are_bounded_inpatient_infusions() -> None:
 
 
 def test_weekday_series_is_ten_weekday_sessions() -> None:
-    request = h.ketamine_request(build_order_set("anzca-appendix-i-schwartzman-2009", weight_kg=80, age=45))
+    request = h.ketamine_request(h.build_order_set("anzca-appendix-i-schwartzman-2009", weight_kg=80, age=45))
     repeat = request["dosageInstruction"][0]["timing"]["repeat"]
     assert repeat["count"] == 10
     assert repeat["dayOfWeek"] == ["mon", "tue", "wed", "thu", "fri"]
@@ -72,7 +72,7 @@ def test_weekday_series_is_ten_weekday_sessions() -> None:
 
 
 def test_rescue_medications_are_named_but_doses_left_to_the_prescriber() -> None:
-    order_set = build_order_set(OUTPATIENT, weight_kg=80, age=45)
+    order_set = h.build_order_set(OUTPATIENT, weight_kg=80, age=45)
     assert h.ketamine_request(order_set) is order_set.medication_requests[0]  # ketamine first
     companions = order_set.medication_requests[1:]
     assert h.rxnorm_codes(tuple(companions)) == ["311700", "884173", "26225"]
@@ -89,7 +89,7 @@ def test_rescue_medications_are_named_but_doses_left_to_the_prescriber() -> None
 
 
 def test_monitoring_orders_cover_bp_heart_rate_spo2_and_sedation() -> None:
-    order_set = build_order_set(OUTPATIENT, weight_kg=80, age=45)
+    order_set = h.build_order_set(OUTPATIENT, weight_kg=80, age=45)
     assert h.loinc_codes(order_set.service_requests) == ["85354-9", "8867-4", "59408-5", "9279-1"]
     sedation = order_set.service_requests[-1]
     assert sedation["code"] == {"text": "Sedation score (validated scale, local choice)"}
@@ -98,8 +98,8 @@ def test_monitoring_orders_cover_bp_heart_rate_spo2_and_sedation() -> None:
 
 
 def test_ecg_is_ordered_only_when_the_safety_engine_asks() -> None:
-    without = build_order_set(OUTPATIENT, weight_kg=80, age=45)
-    with_ecg = build_order_set(OUTPATIENT, weight_kg=80, age=45, findings=(h.ecg_finding(),))
+    without = h.build_order_set(OUTPATIENT, weight_kg=80, age=45)
+    with_ecg = h.build_order_set(OUTPATIENT, weight_kg=80, age=45, findings=(h.ecg_finding(),))
     assert ECG_LOINC not in h.loinc_codes(without.service_requests)
     ecg = [r for r in with_ecg.service_requests if ECG_LOINC in h.loinc_codes((r,))]
     assert len(ecg) == 1
@@ -108,7 +108,7 @@ def test_ecg_is_ordered_only_when_the_safety_engine_asks() -> None:
 
 
 def test_lft_finding_orders_baseline_and_post_infusion_panels() -> None:
-    order_set = build_order_set(OUTPATIENT, weight_kg=80, age=45, findings=(h.lft_finding(),))
+    order_set = h.build_order_set(OUTPATIENT, weight_kg=80, age=45, findings=(h.lft_finding(),))
     lfts = [r for r in order_set.service_requests if set(h.loinc_codes((r,))) & LFT_LOINC]
     assert len(lfts) == 8
     baseline, post = lfts[:4], lfts[4:]
@@ -121,14 +121,14 @@ def test_lft_finding_orders_baseline_and_post_infusion_panels() -> None:
 
 def test_baseline_only_lft_suggestion_orders_no_post_infusion_tests() -> None:
     baseline_only = h.finding("PRE-LFT", "info", "Alcohol use disorder: consider baseline LFTs", "order-lft-baseline")
-    order_set = build_order_set(OUTPATIENT, weight_kg=80, age=45, findings=(baseline_only,))
+    order_set = h.build_order_set(OUTPATIENT, weight_kg=80, age=45, findings=(baseline_only,))
     timings = [r["occurrenceTiming"]["code"]["text"] for r in order_set.service_requests if "requisition" in r]
     assert len(timings) == 4 and not any(t.startswith("After") for t in timings)
 
 
 @pytest.mark.parametrize("weight", [None, 0, -70, math.nan])
 def test_missing_or_unusable_weight_cannot_compute_and_orders_no_ketamine(weight: float | None) -> None:
-    order_set = build_order_set(OUTPATIENT, weight_kg=weight, age=45, findings=(h.ecg_finding(),))
+    order_set = h.build_order_set(OUTPATIENT, weight_kg=weight, age=45, findings=(h.ecg_finding(),))
     assert order_set.status == "cannot-compute"
     assert order_set.medication_requests == ()
     assert any("weight" in r.lower() for r in order_set.reasons)
@@ -140,7 +140,7 @@ def test_missing_or_unusable_weight_cannot_compute_and_orders_no_ketamine(weight
 @pytest.mark.parametrize("protocol_id", [p.id for p in list_protocols()])
 def test_critical_contraindication_marks_every_protocol_not_recommended(protocol_id: str) -> None:
     critical = h.critical_cv()
-    order_set = build_order_set(protocol_id, weight_kg=80, age=45, findings=(critical,))
+    order_set = h.build_order_set(protocol_id, weight_kg=80, age=45, findings=(critical,))
     assert order_set.status == "not-recommended"
     assert any(critical.summary in r for r in order_set.reasons)
     ketamine = h.ketamine_request(order_set)  # still generated, so that a clinician can override
@@ -148,32 +148,32 @@ def test_critical_contraindication_marks_every_protocol_not_recommended(protocol
 
 
 def test_contraindication_outranks_missing_weight() -> None:
-    order_set = build_order_set(OUTPATIENT, weight_kg=None, age=45, findings=(h.critical_cv(),))
+    order_set = h.build_order_set(OUTPATIENT, weight_kg=None, age=45, findings=(h.critical_cv(),))
     assert order_set.status == "not-recommended"
     assert any("weight" in r for r in order_set.reasons)
 
 
 def test_warning_finding_calls_for_caution() -> None:
     moderate_liver = h.finding("CI-HEP", "warning", "Moderate hepatic impairment: use judiciously with monitoring")
-    order_set = build_order_set(OUTPATIENT, weight_kg=80, age=45, findings=(moderate_liver,))
+    order_set = h.build_order_set(OUTPATIENT, weight_kg=80, age=45, findings=(moderate_liver,))
     assert order_set.status == "caution"
     assert order_set.reasons == (f"CI-HEP: {moderate_liver.summary}",)
 
 
 def test_child_is_not_offered_adult_protocols() -> None:
-    order_set = build_order_set(OUTPATIENT, weight_kg=40, age=12)
+    order_set = h.build_order_set(OUTPATIENT, weight_kg=40, age=12)
     assert order_set.status == "not-recommended"
     assert any("children" in r and "local default" in r for r in order_set.reasons)
 
 
 def test_unknown_age_is_said_not_assumed() -> None:
-    order_set = build_order_set(OUTPATIENT, weight_kg=80, age=None)
+    order_set = h.build_order_set(OUTPATIENT, weight_kg=80, age=None)
     assert order_set.status == "caution"
     assert any("Age unknown" in r for r in order_set.reasons)
 
 
 def test_instructions_carry_consent_opioid_follow_up_and_response_criteria() -> None:
-    order_set = build_order_set("inpatient-multiday-infusion", weight_kg=80, age=45)
+    order_set = h.build_order_set("inpatient-multiday-infusion", weight_kg=80, age=45)
     by_key = {i.key: i for i in order_set.instructions}
     assert "conditional off-label" in by_key["consent-off-label"].text
     assert by_key["consent-off-label"].citation.section == "1.4"
@@ -186,7 +186,7 @@ def test_instructions_carry_consent_opioid_follow_up_and_response_criteria() -> 
 
 
 def test_oral_order_is_coded_by_ingredient_and_marked_research_only() -> None:
-    order_set = build_order_set("oral-follow-on", weight_kg=80, age=45)
+    order_set = h.build_order_set("oral-follow-on", weight_kg=80, age=45)
     request = h.ketamine_request(order_set)
     assert h.rxnorm_codes((request,)) == ["6130"]
     assert request["category"][0]["coding"][0]["code"] == "community"
@@ -197,18 +197,18 @@ def test_oral_order_is_coded_by_ingredient_and_marked_research_only() -> None:
 
 
 def test_illustrative_order_carries_the_disclaimer_in_the_resource() -> None:
-    request = h.ketamine_request(build_order_set("anzca-appendix-i-amr-2010", weight_kg=80, age=45))
+    request = h.ketamine_request(h.build_order_set("anzca-appendix-i-amr-2010", weight_kg=80, age=45))
     assert "does not endorse" in request["text"]["div"]
     assert any("does not endorse" in n["text"] for n in request["note"])
 
 
 def test_bad_intent_is_rejected() -> None:
     with pytest.raises(ValueError, match="intent"):
-        build_order_set(OUTPATIENT, weight_kg=80, age=45, intent="plan")  # type: ignore[arg-type]
+        h.build_order_set(OUTPATIENT, weight_kg=80, age=45, intent="plan")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("weight", "age"), [("80", 45), (True, 45), (80, "45"), (80, -3)])
 def test_malformed_inputs_are_reported_not_crashed_on(weight: object, age: object) -> None:
-    order_set = build_order_set(OUTPATIENT, weight_kg=weight, age=age)  # type: ignore[arg-type]
+    order_set = h.build_order_set(OUTPATIENT, weight_kg=weight, age=age)  # type: ignore[arg-type]
     assert order_set.status in ("cannot-compute", "caution")
     assert order_set.reasons

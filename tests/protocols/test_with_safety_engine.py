@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from smart_app.core.protocols import OrderSet, build_order_set
 from smart_app.core.safety import SafetyReport, evaluate
 from smart_app.fhir.bundle import iter_resources
+from smart_app.fhir.orders import OrderSet
 from smart_app.fhir.record import build_record
 from tests import fhir_factory as f
 from tests.protocols import helpers as h
@@ -17,8 +17,8 @@ ON = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 def _order_set(*resources: dict[str, Any]) -> tuple[SafetyReport, OrderSet]:
     record = build_record(list(iter_resources(f.bundle(f.patient(birth_date="1975-03-02"), *resources))))
-    report = evaluate(record, on=ON)
-    return report, build_order_set(
+    report = evaluate(record, on=ON, settings=h.SETTINGS)
+    return report, h.build_order_set(
         "asra-outpatient-single-infusion",
         weight_kg=report.weight_kg,
         age=report.age,

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from smart_app.config import LocalDefaults
-from smart_app.core.findings import Finding
 from smart_app.core.mme.report import MmeReport
+from smart_app.core.outcomes import Outcome
 from smart_app.core.safety import SafetyReport, evaluate
 from smart_app.fhir.record import build_record
 from tests import fhir_factory as f
@@ -98,10 +98,20 @@ def run(
     return evaluate(record, drafts=draft_meds, on=ON, settings=settings or SETTINGS, mme=mme)
 
 
-def only(report: SafetyReport, rule_id: str) -> Finding:
+def only(report: SafetyReport, rule_id: str) -> Outcome:
+    """The one fired outcome of `rule_id` (the test fails when the rule did not fire, or fired twice)."""
     found = [x for x in report.findings if x.rule_id == rule_id]
-    assert len(found) == 1, f"expected one {rule_id}, got {[(x.rule_id, x.severity) for x in report.findings]}"
+    assert len(found) == 1, f"expected one fired {rule_id}, got {[(x.rule_id, x.severity) for x in report.findings]}"
     return found[0]
+
+
+def outcome(report: SafetyReport, rule_id: str) -> Outcome:
+    """The outcome of `rule_id` whatever its status (the first draft's for an order rule)."""
+    return report.outcome(rule_id)
+
+
+def status(report: SafetyReport, rule_id: str) -> str:
+    return report.outcome(rule_id).status
 
 
 def rules(report: SafetyReport) -> set[str]:

@@ -44,7 +44,6 @@ def test_json_output_has_findings_with_evidence_and_source(capsys: pytest.Captur
 @pytest.mark.parametrize(
     ("patient", "expected"),
     [
-        ("healthy", {"PRE-NONE": "info", "DOSE-RATE": "info", "CI-CONSENT": "info"}),
         ("cardiac-uncontrolled-bp", {"CI-CV": "critical", "PRE-ECG": "warning"}),
         ("needs-ecg", {"PRE-ECG": "warning", "CI-CV": "warning"}),
         ("liver-disease", {"CI-HEP": "critical", "PRE-LFT": "info"}),
@@ -59,9 +58,35 @@ def test_sample_patients_give_their_key_findings(
     assert {rule: found.get(rule) for rule in expected} == expected
 
 
-def test_healthy_patient_gets_no_test_recommendation(capsys: pytest.CaptureFixture[str]) -> None:
-    found = by_rule(check_json(capsys, "healthy"))
-    assert "PRE-ECG" not in found and "PRE-LFT" not in found
+def test_correct_order_for_a_healthy_patient_has_no_finding_and_a_full_checklist(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    data = check_json(capsys, "healthy")
+    assert data["findings"] == []
+    checks = {(c["rule_id"], c["subject"]): c for c in data["checks"]}  # type: ignore[union-attr]
+    rate = checks[("DOSE-RATE", "MedicationRequest/draft-ketamine-infusion-outpatient")]
+    assert rate["status"] == "satisfied" and rate["severity"] is None and rate["evidence"]
+    assert checks[("PRE-ECG", None)]["status"] == "not-applicable"
+    assert checks[("CI-CONSENT", None)]["status"] in ("satisfied", "not-evaluable")
+    assert {c["status"] for c in checks.values()} <= {"satisfied", "not-applicable", "not-evaluable"}
+
+
+@pytest.mark.parametrize(
+    ("patient", "order", "rule"),
+    [
+        ("healthy", "ketamine-infusion-high-rate", "DOSE-RATE"),
+        ("needs-ecg", "ketamine-infusion-outpatient", "PRE-ECG"),
+        ("cardiac-uncontrolled-bp", "ketamine-infusion-outpatient", "CI-CV"),
+    ],
+)
+def test_a_fired_check_is_a_finding_and_its_near_miss_is_not(
+    capsys: pytest.CaptureFixture[str], patient: str, order: str, rule: str
+) -> None:
+    fired = check_json(capsys, patient, ORDERS / f"{order}.json")
+    assert rule in by_rule(fired)
+    near_miss = check_json(capsys, "healthy", OUTPATIENT)
+    assert rule not in by_rule(near_miss)
+    assert all(c["status"] != "fired" for c in near_miss["checks"] if c["rule_id"] == rule)  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
@@ -85,6 +110,7 @@ def test_human_output_is_a_table_then_evidence_and_sources(capsys: pytest.Captur
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "SEVERITY" in out and "PRE-ECG" in out
+    assert "Checklist (every rule):" in out
     assert "evidence: Observation/needs-ecg-ecg" in out
     assert "source: ASRA/AAPM/ASA ketamine consensus 2018, Table 6, Preinfusion tests" in out
 

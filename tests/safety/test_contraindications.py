@@ -4,10 +4,14 @@ from typing import Any
 
 import pytest
 
+from smart_app.config import LocalDefaults
+from smart_app.core.assessment import assess
+from smart_app.fhir.record import build_record
 from tests import fhir_factory as f
 from tests.safety.builders import (
     CIRRHOSIS,
     GLAUCOMA_SNOMED,
+    ON,
     SCHIZOPHRENIA_ICD,
     alt,
     ast,
@@ -124,8 +128,12 @@ def test_ketamine_use_disorder_is_critical() -> None:
 
 def test_opioid_use_disorder_alone_is_not_a_contraindication() -> None:
     report = run(condition((f.ICD10CM, "F11.20", "Opioid dependence, uncomplicated")))
-    assert severities(report, "CI-SUD") == {"info"}
-    assert any(c.document == "ANZCA-PS" and c.section == "2.2.2" for c in only(report, "CI-SUD").citations)
+    assert "CI-SUD" not in rules(report)
+    sud = report.outcome("CI-SUD")
+    assert sud.status == "not-applicable"
+    assert "ANZCA PS12 2.2.2" in sud.summary
+    assert any(c.document == "ANZCA-PS" and c.section == "2.2.2" for c in sud.citations)
+    assert any(e.reference.startswith("Condition/") for e in sud.evidence)
 
 
 # --- CI-RESCUE ----------------------------------------------------------------------------------------------------
@@ -146,26 +154,32 @@ def test_stopped_antiretroviral_and_resolved_allergy_do_not_fire() -> None:
 
 
 # --- CI-CONSENT / CI-ASP ------------------------------------------------------------------------------------------
-def test_no_consent_suggests_obtaining_it() -> None:
-    consent = only(run(), "CI-CONSENT")
-    assert consent.severity == "warning"
-    assert consent.suggestions == ("obtain-consent",)
+def test_no_consent_on_record_is_a_checklist_item_not_a_finding() -> None:
+    report = run()
+    assert "CI-CONSENT" not in rules(report)
+    consent = report.outcome("CI-CONSENT")
+    assert consent.status == "not-evaluable"
+    assert [m.need for m in consent.missing] == ["consent-record"]
+    assert "written consent" in consent.summary
 
 
 def test_active_consent_is_accepted_with_a_request_to_confirm_its_content() -> None:
-    consent = only(run(f.consent()), "CI-CONSENT")
-    assert consent.severity == "info"
+    consent = run(f.consent()).outcome("CI-CONSENT")
+    assert consent.status == "satisfied"
     assert "confirm" in consent.summary
+    assert consent.evidence[0].reference.startswith("Consent/")
 
 
 def test_inactive_consent_does_not_count_and_refusal_is_critical() -> None:
-    assert only(run(f.consent(status="inactive")), "CI-CONSENT").severity == "warning"
+    assert run(f.consent(status="inactive")).outcome("CI-CONSENT").status == "not-evaluable"
     assert only(run(f.consent(provision="deny")), "CI-CONSENT").severity == "critical"
 
 
-def test_aspiration_is_an_info_reminder() -> None:
-    asp = only(run(), "CI-ASP")
-    assert asp.severity == "info"
+def test_aspiration_is_a_checklist_reminder_never_a_finding() -> None:
+    report = run()
+    assert "CI-ASP" not in rules(report)
+    asp = report.outcome("CI-ASP")
+    assert asp.status == "not-evaluable" and asp.missing[0].need == "fasting-status"
     assert any(c.document == "ASRA" and "993" in (c.lines or "") for c in asp.citations)
 
 
@@ -184,5 +198,6 @@ def test_very_long_problem_names_are_clipped_to_a_one_line_summary() -> None:
 def test_unreadable_resources_are_reported_as_not_checked() -> None:
     broken = f.weight(70)
     broken["valueQuantity"]["value"] = "seventy"
-    report = run(broken)
-    assert any("could not be read" in item for item in report.not_checked)
+    record = build_record([f.patient("1975-05-01"), broken])
+    assessment = assess(record, on=ON, settings=LocalDefaults())
+    assert [p.reference for p in assessment.input_problems] == [f"Observation/{broken['id']}"]

@@ -11,7 +11,6 @@ from tests.safety.builders import ketamine_order, only, rules, run
 @pytest.mark.parametrize(
     ("mg_per_h", "severity", "words"),
     [
-        (35, "info", "within"),  # 0.5 mg/kg/h
         (28, "info", "below"),  # 0.4
         (70, "warning", "monitored setting"),  # exactly 1 mg/kg/h: ASRA Q6 uses >= 1
         (105, "warning", "monitored setting"),  # 1.5
@@ -27,13 +26,32 @@ def test_infusion_rate_against_asra_table_6(
     assert words in rate.summary
 
 
+def test_rate_within_range_is_satisfied_not_a_finding(weight_70: dict[str, Any]) -> None:
+    report = run(weight_70, drafts=(ketamine_order(rate=(35, "mg/h")),))  # 0.5 mg/kg/h
+    assert "DOSE-RATE" not in rules(report)
+    rate = report.outcome("DOSE-RATE")
+    assert rate.status == "satisfied" and "within" in rate.summary
+    assert rate.subject == "MedicationRequest/draft-ketamine"
+    assert any("0.50 mg/kg/h" in (e.value or "") for e in rate.evidence)
+
+
 def test_elderly_patient_gets_lower_monitoring_threshold(weight_70: dict[str, Any]) -> None:
     order = ketamine_order(rate=(49, "mg/h"))  # 0.7 mg/kg/h
     elderly = only(run(weight_70, drafts=(order,), birth_date="1950-01-01"), "DOSE-RATE")
-    younger = only(run(weight_70, drafts=(order,), birth_date="1980-01-01"), "DOSE-RATE")
+    younger = run(weight_70, drafts=(order,), birth_date="1980-01-01")
     assert elderly.severity == "warning"
     assert "elderly_rate_monitored_mg_per_kg_h" in elderly.local_defaults
-    assert younger.severity == "info"
+    assert "DOSE-RATE" not in rules(younger)
+    assert younger.outcome("DOSE-RATE").status == "satisfied"
+
+
+def test_unknown_age_leaves_the_elderly_threshold_unchecked(weight_70: dict[str, Any]) -> None:
+    unknown_age = f.patient("1975-05-01")
+    del unknown_age["birthDate"]
+    report = run(unknown_age, weight_70, drafts=(ketamine_order(rate=(49, "mg/h")),))
+    rate = report.outcome("DOSE-RATE")
+    assert rate.status == "not-evaluable"
+    assert rate.missing[0].need == "birth-date"
 
 
 @pytest.mark.parametrize("weight_date", [None, "2026-09-01T09:00:00Z"], ids=["no-weight", "weight-81-days-old"])
@@ -44,7 +62,7 @@ def test_without_recent_weight_the_dose_is_not_checked(weight_date: str | None) 
     assert rate.severity == "warning"
     assert "cannot be checked" in rate.summary
     assert report.weight_kg is None
-    assert any("weight" in item for item in report.not_checked)
+    assert rate.plans == ("record-weight",)
     old_weight_shown = any("outside the look-back window" in (e.value or "") for e in rate.evidence)
     assert old_weight_shown == (weight_date is not None)
 
@@ -61,11 +79,12 @@ def test_weight_in_pounds_is_converted() -> None:
     assert report.weight_kg == pytest.approx(70, abs=0.1)
 
 
-def test_bolus_above_0_35_mg_per_kg_warns_and_within_range_is_info(weight_70: dict[str, Any]) -> None:
+def test_bolus_above_0_35_mg_per_kg_warns_and_within_range_is_satisfied(weight_70: dict[str, Any]) -> None:
     high = only(run(weight_70, drafts=(ketamine_order(rate=None, dose=(35, "mg"), hours=None),)), "DOSE-BOLUS")
-    low = only(run(weight_70, drafts=(ketamine_order(rate=None, dose=(14, "mg"), hours=None),)), "DOSE-BOLUS")
+    low = run(weight_70, drafts=(ketamine_order(rate=None, dose=(14, "mg"), hours=None),))
     assert high.severity == "warning" and "0.50 mg/kg" in high.summary
-    assert low.severity == "info"
+    assert "DOSE-BOLUS" not in rules(low)
+    assert low.outcome("DOSE-BOLUS").status == "satisfied"
 
 
 def test_short_small_infusion_is_below_asra_minimum(weight_70: dict[str, Any]) -> None:
@@ -75,8 +94,10 @@ def test_short_small_infusion_is_below_asra_minimum(weight_70: dict[str, Any]) -
 
 
 def test_outpatient_infusion_shows_anzca_inpatient_advice_beside_asra(weight_70: dict[str, Any]) -> None:
-    rate = only(run(weight_70, drafts=(ketamine_order(category="outpatient"),)), "DOSE-RATE")
+    order = ketamine_order(rate=(84, "mg/h"), category="outpatient")  # 1.2 mg/kg/h: fires
+    rate = only(run(weight_70, drafts=(order,)), "DOSE-RATE")
     assert any(c.document == "ANZCA-PS" and c.section == "3.2.1" for c in rate.citations)
+    assert "in-patient settings" in rate.detail
 
 
 def test_esketamine_is_not_checked_against_racemic_ranges(weight_70: dict[str, Any]) -> None:
@@ -93,7 +114,8 @@ def test_non_ketamine_drafts_do_not_run_order_rules(weight_70: dict[str, Any]) -
     report = run(weight_70, drafts=(midazolam,))
     assert report.ketamine_orders == ()
     assert not {"DOSE-RATE", "DOSE-BOLUS", "ORAL", "ROUTE-NEURAX"} & rules(report)
-    assert "CI-CONSENT" in rules(report)  # patient rules still run
+    assert report.outcome("DOSE-RATE").status == "not-applicable"
+    assert report.outcome("CI-CONSENT").status == "not-evaluable"  # patient rules still run
 
 
 def test_findings_are_sorted_critical_first(weight_70: dict[str, Any]) -> None:

@@ -33,13 +33,25 @@ def test_old_cancelled_same_day_and_draft_entries_are_not_counted() -> None:
         *infusions("2025-06-01", "2025-07-01", "2025-08-01"),  # older than 365 days
         *infusions("2026-10-01", "2026-10-02", status="entered-in-error"),
     ]
-    freq = only(run(*resources, drafts=(ketamine_order(),)), "FREQ")
-    assert freq.severity == "info"
+    report = run(*resources, drafts=(ketamine_order(),))
+    assert "FREQ" not in rules(report)
+    freq = report.outcome("FREQ")
+    assert freq.status == "satisfied"
     assert freq.summary.startswith("3 treatment days")
+    assert len({e.date.date() for e in freq.evidence if e.date}) == 3
 
 
 def test_first_ever_order_has_no_frequency_finding() -> None:
-    assert "FREQ" not in rules(run(drafts=(ketamine_order(),)))
+    report = run(drafts=(ketamine_order(),))
+    assert "FREQ" not in rules(report)
+    assert report.outcome("FREQ").status == "not-applicable"
+
+
+def test_a_draft_allowing_repeats_counts_each_session_toward_the_limit() -> None:
+    report = run(*infusions(*MONTHLY_2026[:3]), drafts=(ketamine_order(repeats=4),))
+    freq = only(report, "FREQ")  # 3 past + 5 sessions ordered = 8 > 6
+    assert freq.severity == "warning"
+    assert freq.summary.startswith("8 ketamine treatments")
 
 
 def test_two_opioid_species_need_conversion_to_one_before_ketamine() -> None:
@@ -47,8 +59,10 @@ def test_two_opioid_species_need_conversion_to_one_before_ketamine() -> None:
     morphine = f.medication_statement("891874", "morphine sulfate 15 MG Extended Release Oral Tablet")
     report = run(oxycodone, morphine, drafts=(ketamine_order(),))
     assert only(report, "OPI-1SPECIES").severity == "warning"
-    assert only(report, "OPI-PLAN").severity == "info"
-    assert "OPI-1SPECIES" not in rules(run(oxycodone, drafts=(ketamine_order(),)))
+    assert report.outcome("OPI-PLAN").status == "not-evaluable"  # a checklist reminder, not a finding
+    one = run(oxycodone, drafts=(ketamine_order(),))
+    assert "OPI-1SPECIES" not in rules(one)
+    assert one.outcome("OPI-1SPECIES").status == "satisfied"
 
 
 def test_opioid_species_come_from_the_callers_mme_report() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from smart_app.fhir.record import build_record
 from tests import fhir_factory as f
 from tests.safety.builders import ketamine_order, rules, run
 
@@ -21,14 +22,18 @@ def test_any_dose_or_rate_gives_a_report(
     report = run(f.weight(70, "2026-11-14T09:00:00Z"), drafts=(draft,))
     assert all(len(x.summary) < 140 and x.citations for x in report.findings)
     if not report.ketamine_orders:  # the order itself failed FHIR validation: said, not dropped
-        assert any("could not be read" in item for item in report.not_checked)
+        record = build_record([f.patient("1975-05-01")], draft_orders=[draft])
+        assert [p.reference for p in record.problems] == ["MedicationRequest/draft-ketamine"]
         return
     order = report.ketamine_orders[0]
     if order.rate is None and order.bolus is None:
         assert order.problems
+        assert report.outcome("DOSE-RATE").status == "not-evaluable"
 
 
 def test_zero_or_negative_rate_is_a_problem_not_a_low_dose() -> None:
     report = run(f.weight(70, "2026-11-14T09:00:00Z"), drafts=(ketamine_order(rate=(0, "mg/h")),))
     assert "DOSE-RATE" not in rules(report)
-    assert any("not a positive amount" in item for item in report.not_checked)
+    rate = report.outcome("DOSE-RATE")
+    assert rate.status == "not-evaluable"
+    assert any("not a positive amount" in m.reason for m in rate.missing)

@@ -1,13 +1,11 @@
-"""Pieces the services share: the SMART link, ServiceRequest suggestions for baseline tests, the MME report."""
+"""Pieces the services share: the SMART link and the assessment of a call."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 from smart_app.cds_hooks.cards import smart_link
 from smart_app.cds_hooks.models import Link
 from smart_app.cds_hooks.registry import ServiceCall
-from smart_app.core.mme import MmeReport, calculate_mme
+from smart_app.core.assessment import Assessment, assess
 
 SMART_LINK_LABEL = "Open the ketamine and opioid (MME) assistant"
 
@@ -18,10 +16,6 @@ def link_for(call: ServiceCall) -> Link:
     )
 
 
-def current_mme(call: ServiceCall) -> MmeReport:
-    """MME/day of the patient's opioids, including any draft opioid order of this call."""
-    return calculate_mme(call.record.medications, table=call.defaults.mme_table, on=call.on)
-
-
-def draft_refs(call: ServiceCall) -> Sequence[str]:
-    return [d.reference for d in call.drafts]
+def assessment_for(call: ServiceCall) -> Assessment:
+    """The clinical core's assessment of this call's record and drafts (MME includes any draft opioid order)."""
+    return assess(call.record, drafts=call.drafts, on=call.on, settings=call.defaults)

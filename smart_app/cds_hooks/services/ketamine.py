@@ -1,42 +1,60 @@
-"""Ketamine safety: the safety engine's findings for the draft ketamine order(s) as cards, with suggestions.
+"""Ketamine safety: the assessment of the draft ketamine order(s) as cards, under the alert policy.
 
-order-select runs the same rules as order-sign, except that the dose checks (mg/kg bolus and rate) are left out
-while the selected draft carries no dose yet; they run at order-sign.
+Both ketamine services (order-select and order-sign) assess the same way; `core/alerts.py` decides what each hook
+shows, and this module only renders it: one card per fired outcome (with its test-order suggestions), the protocol
+card when a regimen must be chosen, and the opioid load on the card that discusses opioids.
 """
 
 from __future__ import annotations
 
-from smart_app.cds_hooks.cards import finding_card
+from typing import Any
+
+from smart_app.cds_hooks.cards import checklist_card, outcome_card
 from smart_app.cds_hooks.registry import ServiceCall, ServiceResult
-from smart_app.cds_hooks.services.common import current_mme, link_for
+from smart_app.cds_hooks.services.common import assessment_for, link_for
 from smart_app.cds_hooks.services.suggestions import protocol_card, test_suggestions
-from smart_app.core.findings import Finding
-from smart_app.core.model import MedicationUse
-from smart_app.core.safety import evaluate
+from smart_app.core.alerts import Hook, ketamine_alerts
+from smart_app.core.assessment import Assessment
+from smart_app.core.outcomes import Outcome
+from smart_app.core.safety.catalogue import spec
 
-# The checks of the ordered amount against body weight: meaningless while a selection carries no dose yet.
-MG_PER_KG_RULES = frozenset({"DOSE-BOLUS", "DOSE-RATE", "DOSE-MIN"})
-
-
-def has_dose(med: MedicationUse) -> bool:
-    return any(
-        dr.dose or dr.dose_high or dr.rate or dr.rate_high or dr.rate_ratio
-        for dosage in med.dosages
-        for dr in dosage.dose_and_rate
-    )
+SOURCE_LABEL = "smart_app ketamine safety service"
 
 
-def ketamine_cards(call: ServiceCall, *, dose_checks: bool) -> ServiceResult:
-    mme = current_mme(call)
-    report = evaluate(call.record, drafts=call.drafts, on=call.on, settings=call.defaults, mme=mme)
-    findings: list[Finding] = list(report.findings)
-    not_checked = list(report.not_checked)
-    if not dose_checks:
-        findings = [f for f in findings if f.rule_id not in MG_PER_KG_RULES]
-        not_checked = [n for n in not_checked if "dose" not in n.lower()]
-    link = link_for(call)
-    cards = [finding_card(f, call.defaults, suggestions=test_suggestions(f, call), links=[link]) for f in findings]
-    protocol = protocol_card(findings, report.weight_kg, call, dose_checked=dose_checks)
-    if protocol is not None:
-        cards.append(protocol)
-    return ServiceResult(cards, tuple(not_checked))
+def opioid_load_extension(assessment: Assessment) -> dict[str, Any]:
+    """The opioid load for machines, on the card that discusses opioids (CDS Hooks `extension`)."""
+    level = assessment.mme_level
+    return {
+        "total_mme_per_day": level.total,
+        "mme_table": assessment.mme.table,
+        "mme_level": level.level,
+        "left_out": level.left_out,
+        "complete": level.complete,
+    }
+
+
+def _extension(outcome: Outcome, assessment: Assessment) -> dict[str, Any] | None:
+    return opioid_load_extension(assessment) if spec(outcome.rule_id).kind == "opioid" else None
+
+
+def ketamine_cards(call: ServiceCall, hook: Hook) -> ServiceResult:
+    assessment = assessment_for(call)
+    alerts = ketamine_alerts(assessment, hook, call.defaults)
+    links = [link_for(call)]
+    cards = [
+        outcome_card(
+            o,
+            call.defaults,
+            suggestions=test_suggestions(o, call),
+            links=links,
+            extension=_extension(o, assessment),
+        )
+        for o in alerts.cards
+    ]
+    if alerts.offer_protocols:
+        protocol = protocol_card(assessment, call)
+        if protocol is not None:
+            cards.append(protocol)
+    if alerts.reminders:
+        cards.append(checklist_card(alerts.reminders, SOURCE_LABEL))
+    return ServiceResult(cards, alerts.unchecked)

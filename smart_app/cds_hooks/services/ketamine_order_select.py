@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from smart_app.cds_hooks.prefetch import KETAMINE_QUERIES
 from smart_app.cds_hooks.registry import CdsService, ServiceCall, ServiceResult
-from smart_app.cds_hooks.services.ketamine import has_dose, ketamine_cards
+from smart_app.cds_hooks.services.ketamine import SOURCE_LABEL, ketamine_cards
 from smart_app.core.safety import is_ketamine
 
 
 def handle(call: ServiceCall) -> ServiceResult:
-    # A selection often has no dose yet: mg/kg checks would only say "no dose", so they wait for order-sign.
-    return ketamine_cards(call, dose_checks=all(has_dose(d) for d in call.drafts))
+    # A selection often has no dose yet: its dose rules wait for order-sign and the protocols are offered instead.
+    return ketamine_cards(call, "order-select")
 
 
 SERVICE = CdsService(
@@ -29,5 +29,5 @@ SERVICE = CdsService(
     ),
     relevant=is_ketamine,
     selected_only=True,
-    source_label="smart_app ketamine safety service",
+    source_label=SOURCE_LABEL,
 )

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from smart_app.cds_hooks.prefetch import KETAMINE_QUERIES
 from smart_app.cds_hooks.registry import CdsService, ServiceCall, ServiceResult
-from smart_app.cds_hooks.services.ketamine import ketamine_cards
+from smart_app.cds_hooks.services.ketamine import SOURCE_LABEL, ketamine_cards
 from smart_app.core.safety import is_ketamine
 
 
 def handle(call: ServiceCall) -> ServiceResult:
-    return ketamine_cards(call, dose_checks=True)
+    return ketamine_cards(call, "order-sign")
 
 
 SERVICE = CdsService(
@@ -28,5 +28,5 @@ SERVICE = CdsService(
         "prefetch or FHIR access; checks whose data is missing are named on an information card."
     ),
     relevant=is_ketamine,
-    source_label="smart_app ketamine safety service",
+    source_label=SOURCE_LABEL,
 )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from smart_app.cds_hooks.mme_card import mme_card
 from smart_app.cds_hooks.prefetch import OPIOID_QUERIES
 from smart_app.cds_hooks.registry import CdsService, ServiceCall, ServiceResult
-from smart_app.cds_hooks.services.common import current_mme, link_for
+from smart_app.cds_hooks.services.common import assessment_for, link_for
+from smart_app.core.alerts import opioid_alert
 from smart_app.core.mme import opioid_ingredient
 from smart_app.core.model import MedicationUse
 
@@ -15,7 +16,11 @@ def is_opioid(med: MedicationUse) -> bool:
 
 
 def handle(call: ServiceCall) -> ServiceResult:
-    return ServiceResult([mme_card(current_mme(call), call.defaults, links=[link_for(call)])])
+    # Silent below the first configured level, unless the total is not fully known (core/alerts.py).
+    assessment = assessment_for(call)
+    if not opioid_alert(assessment):
+        return ServiceResult([])
+    return ServiceResult([mme_card(assessment.mme, assessment.mme_level, call.defaults, links=[link_for(call)])])
 
 
 SERVICE = CdsService(
@@ -24,8 +29,9 @@ SERVICE = CdsService(
     title="Opioid dose (MME/day) at signing",
     description=(
         "Total opioid dose in morphine milligram equivalents per day including the opioid order being signed, "
-        "with the derivation per medication and the CDC 2022 thresholds (50 MME/day; 90 MME/day from CDC 2016 "
-        "for comparison). Other drafts get no cards."
+        "with the derivation per medication, shown when the total reaches the CDC 2022 precaution level (50 MME/day; "
+        "90 MME/day from CDC 2016; local defaults) or when part of it could not be computed. Other drafts and totals "
+        "below the levels get no card."
     ),
     queries=OPIOID_QUERIES,
     handler=handle,

@@ -1,72 +1,73 @@
-"""patient-view summary: one information card with the current MME/day and the ketamine candidacy flags.
+"""patient-view summary: one information card when the record holds a ketamine contraindication or precaution, or
+an opioid load that calls for attention; silent otherwise (core/alerts.py `summary_alerts`).
 
-Flags are the safety engine's critical and warning findings for the record as it stands (no draft order), each
-with its source, so a clinician sees before ordering whether ketamine is likely to be contraindicated.
+The flags are the fired outcomes for the record as it stands (no draft order), each with its source, so that a
+clinician sees before ordering whether ketamine is likely to be contraindicated.
 """
 
 from __future__ import annotations
 
-from smart_app.cds_hooks.cards import TOPIC_SYSTEM, citation_label, fit_summary, new_uuid
-from smart_app.cds_hooks.mme_card import classify, mme_extension
+from smart_app.cds_hooks.cards import TOPIC_SYSTEM, citation_label, new_uuid
+from smart_app.cds_hooks.mme_card import mme_extension
 from smart_app.cds_hooks.models import Card, Coding, Source
 from smart_app.cds_hooks.prefetch import KETAMINE_QUERIES
 from smart_app.cds_hooks.registry import CdsService, ServiceCall, ServiceResult
-from smart_app.cds_hooks.services.common import current_mme, link_for
-from smart_app.core.findings import Finding
-from smart_app.core.mme import MmeReport
-from smart_app.core.safety import evaluate
+from smart_app.cds_hooks.services.common import assessment_for, link_for
+from smart_app.core.alerts import summary_alerts
+from smart_app.core.assessment import Assessment
+from smart_app.core.outcomes import Outcome, fit_summary
 
 SUMMARY_TOPIC = "SUMMARY"
-# Pre-procedure steps (consent, nil per os), not reasons against ketamine as a treatment: not candidacy flags.
-PROCEDURAL_RULES = frozenset({"CI-CONSENT", "CI-ASP"})
 
 
-def _mme_line(report: MmeReport, call: ServiceCall) -> tuple[str, str]:
+def _mme_line(assessment: Assessment, call: ServiceCall) -> tuple[str, str]:
     """(short phrase for the summary, markdown paragraph for the detail)."""
-    total = report.total_mme_per_day
-    if not report.items:
-        return "no current opioids", "**Opioids:** no current opioid medication in the record."
-    _, sentence = classify(total, call.defaults)
-    bound = "at least " if report.left_out and total is not None else ""
-    figure = f"{bound}{total:.1f} MME/day" if total is not None else "MME/day not computable"
-    left_out = "".join(f"\n- not counted: {i.name}: {i.reason or i.status}" for i in report.left_out)
-    detail = (
-        f"**Opioids:** {figure} ({sentence}; {report.table_citation}; thresholds are local defaults: "
-        f"{call.defaults.describe('mme_precaution_threshold')}).{left_out}"
+    report, level = assessment.mme, assessment.mme_level
+    if level.level == "none":
+        return "no current opioids", "**Opioids:** no current opioid medication in the record (0 MME/day)."
+    bound = "at least " if level.at_least else ""
+    figure = (
+        f"{bound}{level.total:.1f} {report.figure}" if level.total is not None else f"{report.figure} not computable"
     )
+    left_out = "".join(f"\n- not counted: {i.name}: {i.reason or i.status}" for i in report.left_out)
+    detail = f"**Opioids:** {figure} ({level.sentence}; {report.table_citation}).{left_out}"
     return figure, detail
 
 
-def _flag_line(f: Finding) -> str:
-    return f"- **{f.severity}** {f.summary} ({citation_label(f.citations[0])}; rule {f.rule_id})"
+def _flag_line(o: Outcome) -> str:
+    return f"- **{o.severity}** {o.summary} ({citation_label(o.citations[0])}; rule {o.rule_id})"
 
 
 def handle(call: ServiceCall) -> ServiceResult:
-    mme = current_mme(call)
-    report = evaluate(call.record, drafts=(), on=call.on, settings=call.defaults, mme=mme)
-    flags = [f for f in report.findings if f.severity in ("critical", "warning") and f.rule_id not in PROCEDURAL_RULES]
-    critical = sum(f.severity == "critical" for f in flags)
-    figure, mme_detail = _mme_line(mme, call)
+    assessment = assessment_for(call)
+    alerts = summary_alerts(assessment, call.defaults)
+    if alerts.silent:
+        return ServiceResult([])
+    flags = alerts.cards
+    critical = sum(o.severity == "critical" for o in flags)
+    figure, mme_detail = _mme_line(assessment, call)
     if critical:
         ketamine = f"{critical} ketamine contraindication(s)"
     elif flags:
         ketamine = f"{len(flags)} ketamine precaution(s)"
     else:
-        ketamine = "no ketamine contraindication found in the data available"
-    flag_detail = "\n".join(_flag_line(f) for f in flags) or "- none found in the data available"
+        ketamine = "no contraindication or precaution fired"
+    parts = [mme_detail]
+    if flags:
+        parts.append("**Ketamine candidacy flags**\n\n" + "\n".join(_flag_line(o) for o in flags))
     card = Card(
         uuid=new_uuid(),
         summary=fit_summary(f"Opioids: {figure}. Ketamine: {ketamine}."),
-        indicator="info",
-        detail=f"{mme_detail}\n\n**Ketamine candidacy flags**\n\n{flag_detail}",
+        indicator="warning" if flags else "info",
+        detail="\n\n".join(parts),
         source=Source(
             label="CDC opioid guideline 2022 (MME); ANZCA FPM PS12(PM) 2022 and ASRA 2018 (ketamine)",
             topic=Coding(system=TOPIC_SYSTEM, code=SUMMARY_TOPIC),
         ),
         links=[link_for(call)],
-        extension=mme_extension(mme),
+        extension=mme_extension(assessment.mme, assessment.mme_level),
     )
-    return ServiceResult([card], tuple(report.not_checked))
+    return ServiceResult([card], alerts.unchecked)
 
 
 SERVICE = CdsService(
@@ -74,8 +75,9 @@ SERVICE = CdsService(
     hook="patient-view",
     title="Opioid dose and ketamine candidacy summary",
     description=(
-        "On opening the chart: current opioid total in MME/day (CDC 2022 table) and any ketamine "
-        "contraindications or precautions found in the record, each with its guideline source."
+        "On opening the chart, only when something calls for attention: the opioid total in MME/day when it reaches "
+        "the configured level or is not fully known, and any ketamine contraindication or precaution in the "
+        "record, each with its guideline source. Silent otherwise."
     ),
     queries=KETAMINE_QUERIES,
     handler=handle,

@@ -1,109 +1,56 @@
-"""Card suggestions: ServiceRequests for baseline tests (`any`), protocol order sets (`at-most-one`).
+"""Card suggestions: the test orders a fired outcome plans for (`any`), and the protocol order sets (`at-most-one`).
 
-The tests and their codes come from the protocol catalogue (mappings/protocols.json, `service_requests`), the one
-place that binds "baseline ECG" and "LFTs" to LOINC; the protocol orders from `smart_app.core.protocols`.
+The core decides what to order (an outcome's `plans`, the protocol options of the assessment); the FHIR adapter
+(`smart_app.fhir.orders`) writes it as draft R4 resources; this module only wraps them as CDS Hooks suggestions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
-from smart_app.cds_hooks.cards import PROTOCOL_TOPIC, create_suggestion, fit_summary, new_uuid, source_for
+from smart_app.cds_hooks.cards import PROTOCOL_TOPIC, create_suggestion, new_uuid, source_for
 from smart_app.cds_hooks.models import Card, Suggestion
 from smart_app.cds_hooks.registry import ServiceCall
 from smart_app.cds_hooks.services.common import link_for
-from smart_app.core.findings import Finding
-from smart_app.core.protocols import assess_protocols, build_order_set, suggested_protocols
-from smart_app.mappings import read_json
-
-DOSE_RULE_PREFIX = "DOSE-"
-
-
-def _service_request(coding: dict[str, Any], text: str, note: str, patient_id: str | None) -> dict[str, Any]:
-    request: dict[str, Any] = {
-        "resourceType": "ServiceRequest",
-        "status": "draft",
-        "intent": "proposal",
-        "code": {"coding": [{k: coding[k] for k in ("system", "code", "display") if k in coding}], "text": text},
-        "note": [{"text": note}],
-    }
-    if patient_id:
-        request["subject"] = {"reference": f"Patient/{patient_id}"}
-    return request
+from smart_app.core.assessment import Assessment
+from smart_app.core.outcomes import PLAN_LABELS, Outcome, PlanKey, fit_summary
+from smart_app.core.protocols import suggested_protocols
+from smart_app.fhir.orders import TEST_PLANS, build_order_set, test_orders
 
 
-def tests_for(key: str, patient_id: str | None) -> tuple[str, list[dict[str, Any]]] | None:
-    """(label, ServiceRequests) for a finding's suggestion key; None for keys that are not test orders."""
-    catalogue = read_json("protocols.json")["service_requests"]
-    if key == "order-ecg":
-        ecg = catalogue["baseline_ecg"]
-        return "Order baseline 12-lead ECG", [_service_request(ecg["coding"], ecg["text"], ecg["timing"], patient_id)]
-    if key in ("order-lft-baseline", "order-lft-post"):
-        lft = catalogue["lft"]
-        baseline = key == "order-lft-baseline"
-        timing = lft["baseline_timing"] if baseline else lft["post_timing"]
-        names = ", ".join(t["text"] for t in lft["tests"])
-        label = f"Order {'baseline' if baseline else 'post-infusion'} liver function tests ({names})"
-        prefix = "Baseline" if baseline else "Post-infusion"
-        return label, [_service_request(t, f"{prefix} {t['text']}", timing, patient_id) for t in lft["tests"]]
-    return None
+def _patient(call: ServiceCall) -> str:
+    return f"Patient/{call.request.patient_id}"
 
 
-def test_suggestions(finding: Finding, call: ServiceCall) -> list[Suggestion]:
-    suggestions = []
-    for key in finding.suggestions:
-        tests = tests_for(key, call.request.patient_id)
-        if tests is not None:
-            label, resources = tests
-            suggestions.append(create_suggestion(label, resources, recommended=True))
-    return suggestions
+def test_suggestions(outcome: Outcome, call: ServiceCall) -> list[Suggestion]:
+    reason = f"{outcome.rule_id}: {outcome.summary}"
+    planned: dict[PlanKey, list[str]] = {key: [reason] for key in outcome.plans if key in TEST_PLANS}
+    if not planned:
+        return []
+    orders = test_orders(planned, patient_reference=_patient(call), on=call.on)
+    return [create_suggestion(PLAN_LABELS[key], resources, recommended=True) for key, resources in orders.items()]
 
 
-def wants_protocols(findings: Sequence[Finding], *, dose_checked: bool) -> bool:
-    """Offer protocol order sets when the draft has no dose yet, its dose was flagged, or a rule asks for them."""
-    if not dose_checked:
-        return True
-    return any(
-        "protocol" in f.suggestions or (f.rule_id.startswith(DOSE_RULE_PREFIX) and f.severity != "info")
-        for f in findings
-    )
-
-
-def protocol_card(
-    findings: Sequence[Finding], weight_kg: float | None, call: ServiceCall, *, dose_checked: bool
-) -> Card | None:
+def protocol_card(assessment: Assessment, call: ServiceCall) -> Card | None:
     """An info card offering the suitable guideline protocols (at most one may be chosen) to replace the draft."""
-    if not wants_protocols(findings, dose_checked=dose_checked):
-        return None
-    age = call.record.demographics.age_on(call.on.date())
-    options = suggested_protocols(assess_protocols(weight_kg, age, findings, call.defaults))
-    patient = f"Patient/{call.request.patient_id}"
+    options = suggested_protocols(assessment.protocols)
     suggestions: list[Suggestion] = []
     lines: list[str] = []
-    for assessment in options:
+    for option in options:
         order_set = build_order_set(
-            assessment.protocol.id,
-            weight_kg=weight_kg,
-            age=age,
-            findings=findings,
+            option.protocol.id,
+            weight_kg=assessment.weight_kg,
+            age=assessment.age,
+            outcomes=assessment.findings,
             intent="proposal",
-            patient_reference=patient,
+            patient_reference=_patient(call),
             settings=call.defaults,
             on=call.on,
         )
         if not order_set.medication_requests:
             continue
+        title = option.protocol.title
         resources = [*order_set.medication_requests, *order_set.service_requests]
-        title = assessment.protocol.title
-        suggestions.append(
-            create_suggestion(
-                f"Order protocol: {title}",
-                resources,
-                recommended=not suggestions,  # dose: card detail
-            )
-        )
-        caution = f" Caution: {'; '.join(assessment.reasons)}" if assessment.reasons else ""
+        suggestions.append(create_suggestion(f"Order protocol: {title}", resources, recommended=not suggestions))
+        caution = f" Caution: {'; '.join(option.reasons)}" if option.reasons else ""
         lines.append(f"- **{title}**: {order_set.dose_summary}.{caution}")
     if not suggestions:
         return None

@@ -1,7 +1,7 @@
 """Weight-based ketamine order sets from the guideline protocol catalogue (mappings/protocols.json).
 
-Pure clinical core: callers pass weight, age and safety findings and get back draft FHIR orders plus the non-order
-items the clinician must see. The CDS Hooks service and the SMART app present them.
+Pure clinical core: callers pass weight, age and safety outcomes and get back each protocol's status, reasons and
+weight-based dose plan. The FHIR adapter (`smart_app.fhir.orders`) writes a chosen plan as draft orders.
 """
 
 from smart_app.core.protocols.catalogue import (
@@ -20,7 +20,6 @@ from smart_app.core.protocols.eligibility import (
     assess_protocols,
     suggested_protocols,
 )
-from smart_app.core.protocols.orders import OrderSet, build_order_set
 
 __all__ = [
     "DoseError",
@@ -28,14 +27,12 @@ __all__ = [
     "InfusionPlan",
     "Instruction",
     "OralPlan",
-    "OrderSet",
     "Protocol",
     "ProtocolAssessment",
     "Status",
     "UnknownProtocolError",
     "assess_protocol",
     "assess_protocols",
-    "build_order_set",
     "find_protocol",
     "get_protocol",
     "list_protocols",

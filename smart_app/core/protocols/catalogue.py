@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal, cast
 
-from smart_app.core.findings import Citation
+from smart_app.core.outcomes import Citation
 from smart_app.mappings import read_json
 
 ProtocolKind = Literal["recommended", "illustrative-not-endorsed", "research-only"]

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from smart_app.config import LocalDefaults
-from smart_app.core.findings import Citation
-from smart_app.core.protocols.catalogue import Protocol, catalogue, citation_from
+from smart_app.core.outcomes import Citation
+from smart_app.core.protocols.catalogue import Protocol, catalogue
+from smart_app.core.safety.limits import dose_limits
 
 
 class DoseError(ValueError):
@@ -261,8 +262,8 @@ class AsraMinimum:
 
 
 def asra_minimum() -> AsraMinimum:
-    raw = catalogue()["asra_minimum"]
-    return AsraMinimum(float(raw["total_mg"]), float(raw["hours_exclusive"]), citation_from(raw["citation"]))
+    limits = dose_limits()
+    return AsraMinimum(limits.minimum_total_mg, limits.minimum_hours_exclusive, limits.minimum)
 
 
 def _durations(

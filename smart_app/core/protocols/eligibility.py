@@ -1,4 +1,4 @@
-"""Which protocols suit this patient: status and reasons per protocol, from age, weight and safety findings.
+"""Which protocols suit this patient: status and reasons per protocol, from age, weight and safety outcomes.
 
 Statuses, worst first: "not-recommended" (a critical contraindication, a child, or a rate that needs a monitored
 setting the order is not for; the clinician may still override), "cannot-compute" (no usable weight: never
@@ -11,19 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from smart_app.config import LocalDefaults, local_defaults
-from smart_app.core.findings import Finding, sort_findings
+from smart_app.config import LocalDefaults
+from smart_app.core.outcomes import Outcome, sort_fired
 from smart_app.core.protocols.catalogue import Protocol, catalogue, citation_from, list_protocols
 from smart_app.core.protocols.dosing import DoseError, DosePlan, InfusionPlan, fmt, plan_dose
+from smart_app.core.safety.catalogue import spec
+from smart_app.core.safety.limits import dose_limits
 
 Status = Literal["available", "caution", "not-recommended", "cannot-compute"]
 STATUS_ORDER: dict[Status, int] = {"not-recommended": 0, "cannot-compute": 1, "caution": 2, "available": 3}
-
-# Safety-engine rule families that bear on any ketamine protocol. Critical contraindications (CI-*) mark every
-# protocol not recommended; warnings from these families call for caution. Dose-check findings (DOSE-*) judge the
-# draft order being replaced, not these protocols, so they are not carried over.
-CONTRAINDICATION_PREFIX = "CI-"
-CAUTION_PREFIXES = ("CI-", "FREQ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,16 +45,17 @@ class _Verdict:
 
 def monitored_threshold(age: int | None, settings: LocalDefaults) -> tuple[float, str]:
     """The infusion rate (mg/kg/h) at or above which a monitored setting is needed, and where it comes from."""
+    limits = dose_limits()
     if age is not None and age >= settings.elderly_age:
-        source = citation_from(catalogue()["monitored_setting"]["elderly_citation"])
+        source = limits.elderly
         label = (
             f"{settings.describe('elderly_rate_monitored_mg_per_kg_h')} for age >= {settings.elderly_age} "
             f"(local default, setting elderly_age; {source})"
         )
         return settings.elderly_rate_monitored_mg_per_kg_h, label
-    raw = catalogue()["monitored_setting"]
-    sources = "; ".join(str(citation_from(c)) for c in raw["citations"])
-    return float(raw["rate_mg_per_kg_h"]), f"{fmt(raw['rate_mg_per_kg_h'])} mg/kg/h ({sources})"
+    sources = f"{limits.monitored_q6}; {limits.monitored_setting}"
+    rate = limits.monitored_setting_mg_per_kg_h
+    return rate, f"{fmt(rate)} mg/kg/h ({sources})"
 
 
 def _usable_age(age: object) -> int | None:
@@ -96,14 +93,17 @@ def _age_verdicts(age: int | None, settings: LocalDefaults) -> list[_Verdict]:
     return []
 
 
-def _finding_verdicts(findings: Sequence[Finding]) -> list[_Verdict]:
+def _outcome_verdicts(outcomes: Sequence[Outcome]) -> list[_Verdict]:
+    """How the fired safety outcomes bear on every protocol, as the rule catalogue declares (`protocol_effect`)."""
     verdicts: list[_Verdict] = []
-    for finding in sort_findings(tuple(findings)):
-        text = f"{finding.rule_id}: {finding.summary}"
-        if finding.severity == "critical" and finding.rule_id.startswith(CONTRAINDICATION_PREFIX):
-            verdicts.append(_Verdict("not-recommended", text))
-        elif finding.severity in ("critical", "warning") and finding.rule_id.startswith(CAUTION_PREFIXES):
-            verdicts.append(_Verdict("caution", text))
+    for outcome in sort_fired(list(outcomes)):
+        effect = spec(outcome.rule_id).protocol_effect
+        if effect == "none" or outcome.severity == "info":
+            continue
+        status: Status = (
+            "not-recommended" if effect == "contraindication" and outcome.severity == "critical" else "caution"
+        )
+        verdicts.append(_Verdict(status, f"{outcome.rule_id}: {outcome.summary}"))
     return verdicts
 
 
@@ -143,17 +143,16 @@ def assess_protocol(
     protocol: Protocol,
     weight_kg: float | None,
     age: int | None,
-    findings: Sequence[Finding] = (),
-    settings: LocalDefaults | None = None,
+    outcomes: Sequence[Outcome],
+    settings: LocalDefaults,
     *,
     monitored_setting: bool = False,
 ) -> ProtocolAssessment:
     """Status, reasons and dose plan for one protocol. `monitored_setting`: the order is for a monitored setting
     (ASRA Table 6), so no rate cap applies."""
-    settings = settings or local_defaults()
     age = _usable_age(age)
     threshold, label = monitored_threshold(age, settings)
-    verdicts = _finding_verdicts(findings) + _age_verdicts(age, settings) + _kind_verdicts(protocol)
+    verdicts = _outcome_verdicts(outcomes) + _age_verdicts(age, settings) + _kind_verdicts(protocol)
     plan: DosePlan | None = None
     dose_problem: str | None = None
     notes: list[str] = []
@@ -185,14 +184,14 @@ def assess_protocol(
 def assess_protocols(
     weight_kg: float | None,
     age: int | None,
-    findings: Sequence[Finding] = (),
-    settings: LocalDefaults | None = None,
+    outcomes: Sequence[Outcome],
+    settings: LocalDefaults,
     *,
     monitored_setting: bool = False,
 ) -> tuple[ProtocolAssessment, ...]:
     """Every catalogue protocol assessed for this patient, in catalogue order (recommended first)."""
     return tuple(
-        assess_protocol(p, weight_kg, age, findings, settings, monitored_setting=monitored_setting)
+        assess_protocol(p, weight_kg, age, outcomes, settings, monitored_setting=monitored_setting)
         for p in list_protocols()
     )
 

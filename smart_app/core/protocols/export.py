@@ -1,4 +1,4 @@
-"""Plain-JSON views of order sets and assessments, for the CLI, the SMART app and API responses."""
+"""Plain-JSON views of protocols and their assessments, for the CLI, the SMART app and API responses."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from typing import Any
 
 from smart_app.core.protocols.catalogue import Protocol
 from smart_app.core.protocols.eligibility import ProtocolAssessment
-from smart_app.core.protocols.orders import OrderSet
 
 
 def protocol_to_json(protocol: Protocol) -> dict[str, Any]:
@@ -34,19 +33,4 @@ def assessment_to_json(assessment: ProtocolAssessment) -> dict[str, Any]:
         "suggestible": assessment.suggestible,
         "dose_summary": plan.summary() if plan else None,
         "notes": list(assessment.notes),
-    }
-
-
-def order_set_to_json(order_set: OrderSet) -> dict[str, Any]:
-    return {
-        "protocol": protocol_to_json(order_set.protocol),
-        "status": order_set.status,
-        "reasons": list(order_set.reasons),
-        "dose_summary": order_set.dose_summary,
-        "notes": list(order_set.notes),
-        "medication_requests": list(order_set.medication_requests),
-        "service_requests": list(order_set.service_requests),
-        "instructions": [
-            {"key": i.key, "text": i.text, "citation": i.citation.to_json()} for i in order_set.instructions
-        ],
     }

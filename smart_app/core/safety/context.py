@@ -1,14 +1,17 @@
-"""What every rule sees: the record, the evaluation time, the settings, and the facts derived once for all rules."""
+"""What every rule sees (the record, the evaluation time, the settings, facts derived once for all rules) and the
+four ways a rule reports its outcome."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from smart_app.config import LocalDefaults
-from smart_app.core.findings import Citation, Evidence, Finding, Severity
 from smart_app.core.mme.report import MmeReport
 from smart_app.core.model import PatientRecord
+from smart_app.core.outcomes import Citation, Evidence, Missing, Outcome, PlanKey, Severity, fit_summary
+from smart_app.core.safety.catalogue import spec
 from smart_app.core.safety.evidence import ConditionMatch, active_conditions
 from smart_app.core.safety.ketamine_order import KetamineOrder
 from smart_app.core.safety.vitals import WeightReading
@@ -23,7 +26,6 @@ class SafetyContext:
     weight: WeightReading | None
     orders: tuple[KetamineOrder, ...]
     mme: MmeReport | None = None
-    not_checked: list[str] = field(default_factory=list)  # rules append what they could not check, and why
 
     def conditions(self, *value_sets: str) -> list[ConditionMatch]:
         return active_conditions(self.record, value_sets, self.on)
@@ -37,34 +39,97 @@ class SafetyContext:
         return self.age is not None and self.age >= self.settings.elderly_age
 
     def local(self, name: str) -> str:
-        """'<description> = <value> (local default, setting <name>)' for finding text."""
+        """'<description> = <value> (local default, setting <name>)' for outcome text."""
         return self.settings.describe(name)
 
 
-def finding(
+def fired(
     rule_id: str,
     severity: Severity,
     summary: str,
     detail: str,
-    citations: tuple[Citation, ...],
-    evidence: tuple[Evidence, ...] | list[Evidence] = (),
+    evidence: Iterable[Evidence] = (),
     *,
+    citations: tuple[Citation, ...] | None = None,
+    subject: str | None = None,
     wording: str | None = None,
     local_defaults: tuple[str, ...] = (),
-    suggestions: tuple[str, ...] = (),
-) -> Finding:
-    """A Finding with evidence as a tuple (rules build lists); a summary built from long record labels is clipped
-    so that it stays a one-line card summary (< 140 characters) rather than failing."""
-    return Finding(
+    plans: tuple[PlanKey, ...] = (),
+) -> Outcome:
+    """The clinician should act or reconsider. Citations default to the rule's own (catalogue)."""
+    return Outcome(
         rule_id=rule_id,
+        status="fired",
         severity=severity,
-        summary=summary if len(summary) < 140 else summary[:138] + "…",
+        summary=fit_summary(summary),
         detail=detail,
-        citations=citations,
+        citations=citations if citations is not None else spec(rule_id).citations,
         evidence=tuple(evidence),
+        subject=subject,
         wording=wording,
         local_defaults=local_defaults,
-        suggestions=suggestions,
+        plans=plans,
+    )
+
+
+def satisfied(
+    rule_id: str,
+    summary: str,
+    evidence: Iterable[Evidence],
+    *,
+    detail: str = "",
+    subject: str | None = None,
+    local_defaults: tuple[str, ...] = (),
+) -> Outcome:
+    """The requirement is met; `evidence` is what met it."""
+    return Outcome(
+        rule_id=rule_id,
+        status="satisfied",
+        summary=fit_summary(summary),
+        detail=detail,
+        citations=spec(rule_id).citations,
+        evidence=tuple(evidence),
+        subject=subject,
+        local_defaults=local_defaults,
+    )
+
+
+def not_applicable(
+    rule_id: str, summary: str, *, detail: str = "", subject: str | None = None, evidence: Iterable[Evidence] = ()
+) -> Outcome:
+    """The rule does not concern this patient or order."""
+    return Outcome(
+        rule_id=rule_id,
+        status="not-applicable",
+        summary=fit_summary(summary),
+        detail=detail,
+        citations=spec(rule_id).citations,
+        evidence=tuple(evidence),
+        subject=subject,
+    )
+
+
+def not_evaluable(
+    rule_id: str,
+    summary: str,
+    missing: Iterable[Missing],
+    *,
+    detail: str = "",
+    subject: str | None = None,
+    evidence: Iterable[Evidence] = (),
+    local_defaults: tuple[str, ...] = (),
+) -> Outcome:
+    """The rule could not be judged; `missing` names the data that was missing and why."""
+    return Outcome(
+        rule_id=rule_id,
+        status="not-evaluable",
+        summary=fit_summary(summary),
+        detail=detail,
+        citations=spec(rule_id).citations,
+        evidence=tuple(evidence),
+        missing=tuple(missing),
+        subject=subject,
+        local_defaults=local_defaults,
     )
 
 

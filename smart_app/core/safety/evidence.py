@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from smart_app.core.findings import Evidence
 from smart_app.core.model import Coding, Condition, MedicationUse, Observation, PatientRecord, Quantity
+from smart_app.core.outcomes import Evidence
 from smart_app.core.safety.terminology import describe_coding, value_set
 
 ACTIVE_CLINICAL = frozenset({"active", "recurrence", "relapse"})

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from smart_app.core.findings import Evidence, Finding
+from smart_app.core.outcomes import Evidence, Outcome
+from smart_app.core.safety.catalogue import spec
 from smart_app.core.safety.engine import SafetyReport
 from smart_app.core.safety.ketamine_order import KetamineOrder
 
@@ -18,19 +19,26 @@ def evidence_to_json(e: Evidence) -> dict[str, Any]:
     return {"reference": e.reference, "description": e.description, "date": _date(e.date), "value": e.value}
 
 
-def finding_to_json(f: Finding) -> dict[str, Any]:
-    citations = [c.to_json() for c in f.citations]
+def outcome_to_json(o: Outcome) -> dict[str, Any]:
+    rule = spec(o.rule_id)
+    citations = [c.to_json() for c in o.citations]
     return {
-        "rule_id": f.rule_id,
-        "severity": f.severity,
-        "summary": f.summary,
-        "detail": f.detail,
-        "wording": f.wording,
-        "evidence": [evidence_to_json(e) for e in f.evidence],
-        "source": citations[0],
+        "rule_id": o.rule_id,
+        "title": rule.title,
+        "kind": rule.kind,
+        "phase": rule.phase,
+        "status": o.status,
+        "severity": o.severity,
+        "subject": o.subject,
+        "summary": o.summary,
+        "detail": o.detail,
+        "wording": o.wording,
+        "evidence": [evidence_to_json(e) for e in o.evidence],
+        "missing": [{"need": m.need, "reason": m.reason} for m in o.missing],
+        "source": citations[0] if citations else None,
         "sources": citations,
-        "local_defaults": list(f.local_defaults),
-        "suggestions": list(f.suggestions),
+        "local_defaults": list(o.local_defaults),
+        "plans": list(o.plans),
     }
 
 
@@ -49,17 +57,20 @@ def order_to_json(o: KetamineOrder, weight_kg: float | None) -> dict[str, Any]:
         "total_mg": o.total_mg(weight_kg),
         "repeats": o.repeats,
         "problems": list(o.problems),
+        "dosed": o.dosed,
     }
 
 
 def safety_report_to_json(report: SafetyReport) -> dict[str, Any]:
+    """`findings`: the fired outcomes (what would interrupt a clinician); `checks`: every rule's outcome."""
     return {
         "evaluated_at": report.evaluated_at.isoformat(),
         "age": report.age,
         "weight_kg": report.weight_kg,
         "weight_evidence": evidence_to_json(report.weight_evidence) if report.weight_evidence else None,
         "ketamine_orders": [order_to_json(o, report.weight_kg) for o in report.ketamine_orders],
-        "findings": [finding_to_json(f) for f in report.findings],
+        "findings": [outcome_to_json(o) for o in report.findings],
+        "checks": [outcome_to_json(o) for o in report.outcomes],
         "baseline_tests": [
             {
                 "test": b.test,
@@ -71,5 +82,4 @@ def safety_report_to_json(report: SafetyReport) -> dict[str, Any]:
             }
             for b in report.baseline_tests
         ],
-        "not_checked": list(report.not_checked),
     }

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from smart_app.core.findings import Evidence
 from smart_app.core.model import MedicationUse, PatientRecord
+from smart_app.core.outcomes import Evidence
 from smart_app.core.safety.ketamine_order import is_esketamine, is_ketamine
 
 YEAR_DAYS = 365

@@ -23,8 +23,6 @@ Drug = Literal["ketamine", "esketamine"]
 DRUGS: tuple[Drug, ...] = ("ketamine", "esketamine")
 Setting = Literal["inpatient", "outpatient", "community", "discharge"]
 MEDICATION_REQUEST_CATEGORY = "http://terminology.hl7.org/CodeSystem/medicationrequest-category"
-NEURAXIAL_ROUTES = frozenset({"epidural", "intrathecal"})
-ENTERAL_ROUTES = frozenset({"oral", "sublingual"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +154,7 @@ class KetamineOrder:
     setting: Setting | None
     mg_per_ml: float | None
     problems: tuple[str, ...] = ()
+    dosed: bool = True  # the order states some dose or rate (readable or not); a fresh selection may state none
 
     def total_mg(self, weight_kg: float | None) -> float | None:
         """Planned total for one treatment: rate x duration plus any bolus; None when a part is unknown."""
@@ -226,4 +225,14 @@ def read_order(med: MedicationUse) -> KetamineOrder:
         setting=_setting(med),
         mg_per_ml=mg_per_ml,
         problems=tuple(problems),
+        dosed=states_dose(med),
+    )
+
+
+def states_dose(med: MedicationUse) -> bool:
+    """Whether any dosage instruction of `med` states a dose or a rate."""
+    return any(
+        dr.dose or dr.dose_low or dr.dose_high or dr.rate or dr.rate_low or dr.rate_high or dr.rate_ratio
+        for dosage in med.dosages
+        for dr in dosage.dose_and_rate
     )

@@ -6,7 +6,8 @@ documents. Kept in one place so that a correction to a citation is made once.
 
 from __future__ import annotations
 
-from smart_app.core.findings import Citation
+from smart_app.core.outcomes import Citation
+from smart_app.core.safety.limits import dose_limits
 
 # --- Contraindications -----------------------------------------------------------------------------------------
 ANZCA_PS_2_2_3 = Citation(
@@ -136,32 +137,12 @@ ASRA_Q5 = Citation(
 )
 
 # --- Dosing, setting, frequency ----------------------------------------------------------------------------------
-ASRA_T6_DOSING = Citation(
-    "ASRA",
-    "Table 6, Dosing range and dose response",
-    "L1659–1665",
-    "Grade C, low certainty",
-    "Bolus: up to 0.35 mg/kg; Infusion: 0.5 to 2 mg/kg per hour, although dosages up to 7 mg/kg per hour have been "
-    "successfully used in refractory cases in ICU settings; Total dosages be at least 80 mg infused over a period "
-    "of >2 h",
-)
-ASRA_Q6 = Citation(
-    "ASRA",
-    "Guideline Question 6",
-    "L1494–1500",
-    None,
-    "bolus dose of ≥0.35 mg/kg and/or infusion of ≥1 mg/kg per hour ... should be administered by clinicians "
-    "experienced in ketamine administration ... For some individuals (ie, elderly individuals and those with "
-    "significant comorbidities), lower thresholds should trigger the requirements for more intensive monitoring",
-)
-ASRA_T6_SETTING = Citation(
-    "ASRA",
-    "Table 6, Setting",
-    "L1699–1703",
-    "Grade A, low certainty",
-    "at dosages exceeding 1 mg/kg per hour, a monitored setting containing resuscitative equipment and immediate "
-    "access to rescue medications and personnel who can treat emergencies should be used",
-)
+# The dose-limit passages live with the limits themselves (mappings/ketamine_limits.json), so a limit and the
+# passage that sets it are corrected together.
+ASRA_T6_DOSING = dose_limits().dosing
+ASRA_Q6 = dose_limits().monitored_q6
+ASRA_Q6_ELDERLY = dose_limits().elderly
+ASRA_T6_SETTING = dose_limits().monitored_setting
 ASRA_ICU = Citation(
     "ASRA",
     "Guideline Question 3",

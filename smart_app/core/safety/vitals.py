@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from smart_app.core.findings import Evidence
 from smart_app.core.model import Observation, PatientRecord, Quantity
+from smart_app.core.outcomes import Evidence
 from smart_app.core.safety.evidence import is_result, observation_evidence, observations_in, quantity_in
 from smart_app.core.safety.terminology import value_set
 

@@ -1,22 +1,20 @@
-"""CI-ASP: full-stomach aspiration risk. Typical records hold no NPO status, so this is an info-level reminder."""
+"""CI-ASP: full-stomach aspiration risk. Records hold no nil-per-os status, so this is a checklist item and an
+instruction of every protocol order set, never an alert on every order."""
 
 from __future__ import annotations
 
-from smart_app.core.findings import Evidence, Finding
-from smart_app.core.safety import sources
-from smart_app.core.safety.context import SafetyContext, finding
+from smart_app.core.outcomes import Missing, Outcome
+from smart_app.core.safety.context import SafetyContext, not_evaluable
 
 
-def check(ctx: SafetyContext) -> list[Finding]:
+def check(ctx: SafetyContext) -> list[Outcome]:
     return [
-        finding(
+        not_evaluable(
             "CI-ASP",
-            "info",
             "Confirm nil-per-os status before ketamine treatment (full-stomach aspiration risk)",
-            "ASRA Table 5 lists full-stomach aspiration risk; ASA sedation basics, cited by ASRA, include **ensuring "
-            "nil-per-os status**. The record holds no fasting status, so this cannot be checked automatically.",
-            (sources.ASRA_NPO, sources.ASRA_T5),
-            [Evidence("(absent)", "no fasting (NPO) status in the record")],
-            wording="precaution",
+            [Missing("fasting-status", "the record holds no fasting (nil-per-os) status")],
+            detail="ASRA Table 5 lists full-stomach aspiration risk; ASA sedation basics, cited by ASRA, include "
+            "**ensuring nil-per-os status**. The record holds no fasting status, so this cannot be checked "
+            "automatically.",
         )
     ]

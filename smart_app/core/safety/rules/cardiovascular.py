@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from smart_app.core.findings import Citation, Evidence, Finding
+from smart_app.core.outcomes import Citation, Evidence, Outcome
 from smart_app.core.safety import sources
-from smart_app.core.safety.context import SafetyContext, finding
+from smart_app.core.safety.context import SafetyContext, fired, not_applicable, satisfied
 from smart_app.core.safety.vitals import BpReading, latest_bp
 
 CV_DISEASE = ("unstable-angina", "angina", "coronary-disease", "heart-failure", "hypertension", "hypertensive-crisis")
@@ -43,7 +43,7 @@ def bp_control(ctx: SafetyContext) -> BpControl:
 _BP_DEFAULTS = ("bp_systolic_poorly_controlled", "bp_diastolic_poorly_controlled", "bp_lookback_days")
 
 
-def check(ctx: SafetyContext) -> list[Finding]:
+def check(ctx: SafetyContext) -> list[Outcome]:
     unstable = ctx.conditions("unstable-angina")
     crisis = ctx.conditions("hypertensive-crisis")
     disease = ctx.conditions("angina", "coronary-disease", "heart-failure", "hypertension")
@@ -70,19 +70,18 @@ def check(ctx: SafetyContext) -> list[Finding]:
         if bp.poorly_controlled:
             detail += f"\n\n'Poorly controlled' BP is a local threshold, not a guideline figure: {threshold}."
         return [
-            finding(
+            fired(
                 "CI-CV",
                 "critical",
                 f"Poorly controlled cardiovascular disease ({reasons[0]}): ketamine should not be used",
                 detail,
-                (sources.ANZCA_PS_2_2_3, sources.ASRA_Q2_CV, sources.ASRA_T5, sources.ASRA_MONITORING_ANGINA),
                 [m.evidence for m in (*unstable, *crisis, *disease)] + bp_evidence,
                 wording="should not be used (ANZCA); relative contraindication with override (ASRA)",
                 local_defaults=_BP_DEFAULTS if bp.poorly_controlled else (),
             )
         ]
     if not disease:
-        return []
+        return [not_applicable("CI-CV", "No cardiovascular disease on record and no poorly controlled BP reading")]
 
     names = sorted({m.condition.code.label for m in disease})
     hypertension_only = all(m.value_set == "hypertension" for m in disease)
@@ -92,28 +91,25 @@ def check(ctx: SafetyContext) -> list[Finding]:
         bp_text = f"most recent BP {bp.reading.text} on {bp.reading.when:%Y-%m-%d} is below the local threshold"
     if hypertension_only and bp.reading is not None:
         return [
-            finding(
+            satisfied(
                 "CI-CV",
-                "info",
-                f"History of hypertension; BP controlled ({bp.reading.text} on {bp.reading.when:%Y-%m-%d})",
-                f"{', '.join(names)} is on the problem list; {bp_text} ({threshold}). ISCRR advises caution in a "
-                "history of cardiovascular disease; ASRA advises baseline ECG when cardiovascular risk is high.",
-                (_ISCRR_CAUTION, sources.ANZCA_PS_2_2_3),
-                [m.evidence for m in disease] + bp_evidence,
-                wording="caution",
+                f"Hypertension with BP controlled ({bp.reading.text} on {bp.reading.when:%Y-%m-%d})",
+                [*bp_evidence, *(m.evidence for m in disease)],
+                detail=f"{', '.join(names)} is on the problem list; {bp_text} ({threshold}). ISCRR advises caution "
+                "in a history of cardiovascular disease; ASRA advises baseline ECG when cardiovascular risk is high.",
                 local_defaults=_BP_DEFAULTS,
             )
         ]
     return [
-        finding(
+        fired(
             "CI-CV",
             "warning",
             "Cardiovascular disease on record: confirm it is well controlled before ketamine",
             f"The record shows {', '.join(names)}; {bp_text} ({threshold}). Whether the disease is well controlled "
             "cannot be read from a diagnosis code: the clinician must judge it. If it is poorly controlled, ANZCA "
             "PS12 2.2.3 says ketamine **should not be used**. " + _OVERRIDE,
-            (sources.ANZCA_PS_2_2_3, sources.ASRA_Q2_CV, _ISCRR_CAUTION, sources.ASRA_MONITORING_ANGINA),
             [m.evidence for m in disease] + bp_evidence,
+            citations=(sources.ANZCA_PS_2_2_3, sources.ASRA_Q2_CV, _ISCRR_CAUTION, sources.ASRA_MONITORING_ANGINA),
             wording="should not be used if poorly controlled (ANZCA); caution (ISCRR)",
             local_defaults=_BP_DEFAULTS,
         )

@@ -8,10 +8,9 @@ deny records refusal, which ASRA Table 5 lists as a contraindication.
 
 from __future__ import annotations
 
-from smart_app.core.findings import Evidence, Finding
 from smart_app.core.model import ConsentRecord
-from smart_app.core.safety import sources
-from smart_app.core.safety.context import SafetyContext, finding
+from smart_app.core.outcomes import Evidence, Missing, Outcome
+from smart_app.core.safety.context import SafetyContext, fired, not_evaluable, satisfied
 
 
 def _evidence(c: ConsentRecord) -> Evidence:
@@ -22,50 +21,42 @@ def _evidence(c: ConsentRecord) -> Evidence:
     )
 
 
-def check(ctx: SafetyContext) -> list[Finding]:
+def check(ctx: SafetyContext) -> list[Outcome]:
     active = [c for c in ctx.record.consents if c.status == "active" and (c.date_time is None or c.date_time <= ctx.on)]
     refused = [c for c in active if c.provision_type == "deny"]
     permits = [c for c in active if c.provision_type != "deny"]
-    citations = (sources.ANZCA_PS_1_4, sources.ASRA_T5_CONSENT)
     if refused and not permits:
         return [
-            finding(
+            fired(
                 "CI-CONSENT",
                 "critical",
                 "Consent refused (active Consent with a deny provision): refusal is a contraindication",
                 "An active Consent on record denies treatment. ASRA Table 5 lists refusal or inability to consent as a "
                 "contraindication; ANZCA PS12 1.4 requires written informed consent for this conditional off-label "
                 "use. Confirm what the Consent covers before proceeding.",
-                citations,
                 [_evidence(c) for c in refused],
                 wording="contraindication (refusal or inability to consent)",
             )
         ]
     if permits:
         return [
-            finding(
+            satisfied(
                 "CI-CONSENT",
-                "info",
                 "Consent on file: confirm it is written consent to conditional off-label ketamine",
-                "An active Consent is on record. No code identifies consent to off-label ketamine specifically, so "
-                "confirm it is the written informed consent ANZCA PS12 1.4 requires, emphasising that this use is "
-                "'conditional off-label' and subject to the development of evidence.",
-                citations,
                 [_evidence(c) for c in permits],
-                wording="must obtain written informed consent",
+                detail="An active Consent is on record. No code identifies consent to off-label ketamine "
+                "specifically, so confirm it is the written informed consent ANZCA PS12 1.4 requires, emphasising "
+                "that this use is 'conditional off-label' and subject to the development of evidence.",
             )
         ]
     return [
-        finding(
+        not_evaluable(
             "CI-CONSENT",
-            "warning",
-            "No consent on record: obtain written consent to conditional off-label ketamine",
-            "No active Consent resource was found. ANZCA PS12 1.4: practitioners **must obtain written informed "
-            "consent** in which it is emphasised that this use is 'conditional off-label' and subject to the "
-            "development of evidence. ASRA Table 5 lists refusal or inability to consent as a contraindication.",
-            citations,
-            [Evidence("(absent)", "no active Consent resource in the record")],
-            wording="must obtain written informed consent",
-            suggestions=("obtain-consent",),
+            "No Consent resource on record: obtain written consent to conditional off-label ketamine",
+            [Missing("consent-record", "no active Consent resource in the record")],
+            detail="ANZCA PS12 1.4: practitioners **must obtain written informed consent** in which it is emphasised "
+            "that this use is 'conditional off-label' and subject to the development of evidence. ASRA Table 5 lists "
+            "refusal or inability to consent as a contraindication. Consent is usually documented outside FHIR, so "
+            "this is a checklist item and an instruction of every protocol order set, not an alert.",
         )
     ]

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from smart_app.core.findings import Finding
-from smart_app.core.safety import sources
-from smart_app.core.safety.context import SafetyContext, finding, names_of
+from smart_app.core.outcomes import Outcome
+from smart_app.core.safety.context import SafetyContext, fired, names_of, not_applicable
 
 
-def check(ctx: SafetyContext) -> list[Finding]:
+def check(ctx: SafetyContext) -> list[Outcome]:
     matches = ctx.conditions("hyperthyroidism", "pheochromocytoma")
     if not matches:
-        return []
+        return [not_applicable("CI-ENDO", "No hyperthyroidism or pheochromocytoma on record")]
     names = ", ".join(dict.fromkeys(m.condition.code.label for m in matches))
     return [
-        finding(
+        fired(
             "CI-ENDO",
             "warning",
             f"{names_of(matches)}: ketamine may potentiate sympathomimetic effects",
             f"The record shows {names}. ASRA Table 5 lists hyperthyroidism and pheochromocytoma as contraindications "
             "or precautions because ketamine may potentiate sympathomimetic effects (tachycardia, hypertension).",
-            (sources.ASRA_T5_ENDO,),
             [m.evidence for m in matches],
             wording="contraindication or precaution (ASRA Table 5)",
         )

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from smart_app.core.findings import Evidence, Finding
 from smart_app.core.model import Observation
+from smart_app.core.outcomes import Evidence, Outcome
 from smart_app.core.safety import sources
-from smart_app.core.safety.context import SafetyContext, finding
+from smart_app.core.safety.context import SafetyContext, fired, not_applicable, satisfied
 from smart_app.core.safety.evidence import latest, observation_evidence
 
 _UNITS_PER_L = ("U/L", "[IU]/L", "IU/L", "U/l", "IU/l")
@@ -78,13 +78,14 @@ _LFT_DEFAULTS = (
 )
 
 
-def check(ctx: SafetyContext) -> list[Finding]:
+def check(ctx: SafetyContext) -> list[Outcome]:
     severe = ctx.conditions("severe-liver-disease")
-    abnormal = [t for t in recent_liver_tests(ctx) if t.abnormal]
+    tests = recent_liver_tests(ctx)
+    abnormal = [t for t in tests if t.abnormal]
     if severe:
         name = severe[0].condition.code.label
         return [
-            finding(
+            fired(
                 "CI-HEP",
                 "critical",
                 f"Severe liver disease ({name}): ketamine should not be used / avoided",
@@ -95,15 +96,13 @@ def check(ctx: SafetyContext) -> list[Finding]:
                 "monitoring in moderate disease (Grade C), so if the clinician judges the disease moderate, "
                 "proceeding with monitoring and a documented reason is ASRA's pathway. Reduced clearance is expected "
                 "(B&K §3.1.1).",
-                (sources.ANZCA_PS_2_2_3, sources.ASRA_Q2_HEP, sources.ASRA_T5),
                 [m.evidence for m in severe] + [t.evidence for t in abnormal],
                 wording="should not be used (ANZCA); avoid if severe, caution if moderate (ASRA)",
-                suggestions=("order-lft-baseline", "order-lft-post"),
             )
         ]
     if abnormal:
         return [
-            finding(
+            fired(
                 "CI-HEP",
                 "warning",
                 "Abnormal liver tests: possible hepatic dysfunction, use ketamine only with monitoring",
@@ -111,11 +110,20 @@ def check(ctx: SafetyContext) -> list[Finding]:
                 + "; ".join(ctx.local(n) for n in _LFT_DEFAULTS[1:])
                 + "). The severity of any hepatic impairment is a clinical judgement. ASRA Q2: avoid in severe "
                 "impairment; in moderate disease ketamine **may be administered judiciously with proper monitoring**.",
-                (sources.ASRA_Q2_HEP, sources.ANZCA_PS_2_2_3),
                 [t.evidence for t in abnormal],
+                citations=(sources.ASRA_Q2_HEP, sources.ANZCA_PS_2_2_3),
                 wording="caution (moderate); avoid (severe)",
                 local_defaults=_LFT_DEFAULTS,
-                suggestions=("order-lft-post",),
             )
         ]
-    return []
+    judged = [t for t in tests if t.abnormal is False]
+    if judged:
+        return [
+            satisfied(
+                "CI-HEP",
+                "No severe liver disease on record; recent liver tests below the local abnormal threshold",
+                [t.evidence for t in judged],
+                local_defaults=_LFT_DEFAULTS,
+            )
+        ]
+    return [not_applicable("CI-HEP", "No severe liver disease on record and no abnormal recent liver test")]

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from smart_app.core.findings import Finding
-from smart_app.core.safety import sources
-from smart_app.core.safety.context import SafetyContext, finding, names_of
+from smart_app.core.outcomes import Outcome
+from smart_app.core.safety.context import SafetyContext, fired, names_of, not_applicable
 
 ICP = ("raised-icp", "brain-tumour", "tbi")
 IOP = ("glaucoma", "ocular-hypertension", "globe-injury")
 
 
-def check(ctx: SafetyContext) -> list[Finding]:
+def check(ctx: SafetyContext) -> list[Outcome]:
     matches = ctx.conditions(*ICP, *IOP)
     if not matches:
-        return []
+        return [not_applicable("CI-ICP-IOP", "No raised intracranial or intraocular pressure risk on record")]
     kinds = []
     if any(m.value_set in ICP for m in matches):
         kinds.append("intracranial")
@@ -21,7 +20,7 @@ def check(ctx: SafetyContext) -> list[Finding]:
         kinds.append("intraocular")
     names = ", ".join(dict.fromkeys(m.condition.code.label for m in matches))
     return [
-        finding(
+        fired(
             "CI-ICP-IOP",
             "critical",
             f"Raised {' and '.join(kinds)} pressure risk ({names_of(matches)}): ketamine should not be used",
@@ -31,7 +30,6 @@ def check(ctx: SafetyContext) -> list[Finding]:
             "injury **weak relative contraindications** (L1143–1147). Whether pressure is currently raised cannot "
             "be read from a diagnosis code: the clinician must judge and document it; ASRA's pathway is a lower dose "
             "with extreme caution and a documented reason.",
-            (sources.ANZCA_PS_2_2_3, sources.ASRA_Q2_ICP, sources.ASRA_WEAK_RELATIVE, sources.ASRA_T5),
             [m.evidence for m in matches],
             wording="should not be used (ANZCA); not used or lower dose with extreme caution (ASRA)",
         )

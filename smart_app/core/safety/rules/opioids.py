@@ -7,9 +7,8 @@ Opioid species come from the caller's MME report (its items name the opioid ingr
 
 from __future__ import annotations
 
-from smart_app.core.findings import Evidence, Finding
-from smart_app.core.safety import sources
-from smart_app.core.safety.context import SafetyContext, finding
+from smart_app.core.outcomes import Evidence, Missing, Outcome
+from smart_app.core.safety.context import SafetyContext, fired, not_applicable, not_evaluable, satisfied
 from smart_app.core.safety.evidence import is_current_medication
 
 _SPECIES_ROUTES = frozenset({"oral", "transdermal"})  # ANZCA 3.4.2 names oral and transdermal opioids
@@ -38,41 +37,38 @@ def _species(ctx: SafetyContext) -> dict[str, list[Evidence]]:
     return found
 
 
-def check(ctx: SafetyContext) -> list[Finding]:
+def check(ctx: SafetyContext) -> list[Outcome]:
     species = _species(ctx)
-    found: list[Finding] = []
+    evidence = [e for evs in species.values() for e in evs]
     total = ""
     if ctx.mme is not None and ctx.mme.total_mme_per_day is not None:
         total = f" Total {ctx.mme.total_mme_per_day:g} MME/day ({ctx.mme.table_citation}; external conversion table)."
+    names = ", ".join(sorted(species))
     if len(species) > 1:
-        names = ", ".join(sorted(species))
-        found.append(
-            finding(
-                "OPI-1SPECIES",
-                "warning",
-                f"{len(species)} opioids ({names}): convert to one opioid species before ketamine"[:139],
-                "ANZCA PS12 3.4.2: **conversion of current opioids (oral, transdermal) to one opioid species should be "
-                f"made prior to administration of ketamine**. Current opioids: {names}.{total} ANZCA points to the FPM "
-                "Opioid Calculator for conversion.",
-                (sources.ANZCA_PS_3_4_2,),
-                [e for evs in species.values() for e in evs],
-                wording="should be made prior to ketamine",
-            )
+        one_species = fired(
+            "OPI-1SPECIES",
+            "warning",
+            f"{len(species)} opioids ({names}): convert to one opioid species before ketamine",
+            "ANZCA PS12 3.4.2: **conversion of current opioids (oral, transdermal) to one opioid species should be "
+            f"made prior to administration of ketamine**. Current opioids: {names}.{total} ANZCA points to the FPM "
+            "Opioid Calculator for conversion.",
+            evidence,
+            wording="should be made prior to ketamine",
         )
-    if species and ctx.orders:
-        found.append(
-            finding(
-                "OPI-PLAN",
-                "info",
-                "Patient takes opioids: document an opioid treatment plan negotiated before the ketamine admission",
-                "ANZCA PS12 3.4.1: **an opioid treatment plan should be negotiated with the patient prior to admission "
-                "for ketamine infusion**. Record the baseline opioid dose: ASRA counts a ≥20% reduction in opioid use "
-                f"as a response.{total} After opioid withdrawal a patient is effectively 'opioid naïve' (ISCRR): "
-                "re-introduce opioids carefully.",
-                (sources.ANZCA_PS_3_4_1, sources.ISCRR_OPIOID_NAIVE),
-                [e for evs in species.values() for e in evs],
-                wording="should be negotiated before admission",
-                suggestions=("protocol",),
-            )
-        )
-    return found
+    elif species:
+        one_species = satisfied("OPI-1SPECIES", f"One opioid species ({names})", evidence)
+    else:
+        one_species = not_applicable("OPI-1SPECIES", "No current oral or transdermal opioid")
+    if not species:
+        return [one_species, not_applicable("OPI-PLAN", "No current oral or transdermal opioid")]
+    plan = not_evaluable(
+        "OPI-PLAN",
+        "Patient takes opioids: document an opioid treatment plan negotiated before the ketamine admission",
+        [Missing("opioid-plan", "no negotiated opioid treatment plan can be read from the record")],
+        detail="ANZCA PS12 3.4.1: **an opioid treatment plan should be negotiated with the patient prior to admission "
+        "for ketamine infusion**. Record the baseline opioid dose: ASRA counts a ≥20% reduction in opioid use as a "
+        f"response.{total} After opioid withdrawal a patient is effectively 'opioid naïve' (ISCRR): re-introduce "
+        "opioids carefully.",
+        evidence=evidence,
+    )
+    return [one_species, plan]

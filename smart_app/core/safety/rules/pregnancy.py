@@ -7,10 +7,9 @@ A positive qualitative hCG counts when its value says so: valueBoolean true, an 
 
 from __future__ import annotations
 
-from smart_app.core.findings import Finding
 from smart_app.core.model import Observation
-from smart_app.core.safety import sources
-from smart_app.core.safety.context import SafetyContext, finding
+from smart_app.core.outcomes import Outcome
+from smart_app.core.safety.context import SafetyContext, fired, not_applicable
 from smart_app.core.safety.evidence import observation_evidence, observations_in
 
 _INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
@@ -34,7 +33,7 @@ def is_positive(obs: Observation) -> bool:
     return _reads_positive(obs.value_string)
 
 
-def check(ctx: SafetyContext) -> list[Finding]:
+def check(ctx: SafetyContext) -> list[Outcome]:
     pregnant = ctx.conditions("pregnancy")
     tests = [
         o
@@ -42,10 +41,10 @@ def check(ctx: SafetyContext) -> list[Finding]:
         if is_positive(o)
     ]
     if not pregnant and not tests:
-        return []
+        return [not_applicable("CI-PREG", "No active pregnancy and no recent positive pregnancy test on record")]
     evidence = [m.evidence for m in pregnant] + [observation_evidence(o, "positive") for o in tests]
     return [
-        finding(
+        fired(
             "CI-PREG",
             "warning",
             "Pregnancy: no safety data for ketamine (ASRA relative contraindication)",
@@ -53,7 +52,6 @@ def check(ctx: SafetyContext) -> list[Finding]:
             + ctx.local("pregnancy_test_lookback_days")
             + "). ASRA Table 5 lists pregnancy for **lack of data on safety**; Table 6 groups it with the relative "
             "contraindications (Grade B, low certainty). The other sources do not address pregnancy.",
-            (sources.ASRA_T6_PREGNANCY, sources.ASRA_T5),
             evidence,
             wording="relative contraindication (lack of safety data)",
             local_defaults=("pregnancy_test_lookback_days",) if tests else (),

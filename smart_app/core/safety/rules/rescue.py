@@ -7,16 +7,15 @@ other protease inhibitors have no verified code yet: see mappings/value_sets.jso
 
 from __future__ import annotations
 
-from smart_app.core.findings import Evidence, Finding
-from smart_app.core.safety import sources
-from smart_app.core.safety.context import SafetyContext, finding
+from smart_app.core.outcomes import Evidence, Outcome
+from smart_app.core.safety.context import SafetyContext, fired, not_applicable
 from smart_app.core.safety.evidence import EXCLUDED_VERIFICATION, is_current_medication, medication_in
 from smart_app.core.safety.terminology import value_set
 
 _INACTIVE_ALLERGY = frozenset({"inactive", "resolved"})
 
 
-def check(ctx: SafetyContext) -> list[Finding]:
+def check(ctx: SafetyContext) -> list[Outcome]:
     evidence: list[Evidence] = []
     reasons: list[str] = []
     conditions = ctx.conditions("hiv", "myasthenia-gravis")
@@ -37,10 +36,12 @@ def check(ctx: SafetyContext) -> list[Finding]:
             evidence.append(Evidence(allergy.reference, f"Allergy/intolerance: {allergy.code.label}", allergy.recorded))
             reasons.append(f"{allergy.code.label} allergy")
     if not reasons:
-        return []
+        return [
+            not_applicable("CI-RESCUE", "No HIV antiretroviral, myasthenia gravis or benzodiazepine allergy on record")
+        ]
     first = reasons[0][:60] if len(reasons) == 1 else f"{reasons[0][:50]} and {len(reasons) - 1} more"
     return [
-        finding(
+        fired(
             "CI-RESCUE",
             "warning",
             f"Benzodiazepine rescue may be limited ({first}): may not be a good ketamine candidate",
@@ -48,7 +49,6 @@ def check(ctx: SafetyContext) -> list[Finding]:
             "relative contraindications to rescue medications such as benzodiazepines (some HIV antiretrovirals, "
             "poorly controlled myasthenia gravis, history of adverse reaction) **may not be good candidates** for "
             "ketamine. Found: " + "; ".join(reasons) + ". Plan an alternative rescue (e.g. clonidine) if proceeding.",
-            (sources.ASRA_RESCUE,),
             evidence,
             wording="may not be good candidates",
         )

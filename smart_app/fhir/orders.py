@@ -1,9 +1,11 @@
-"""A chosen protocol turned into editable draft FHIR orders for one patient.
+"""The FHIR adapter for plans: a chosen protocol, or the tests a rule asks for, as editable draft R4 orders.
 
 `build_order_set` returns the ketamine MedicationRequest (weight-based, at the local standard concentration),
 the rescue and pre-emptive medication orders the guidelines name (doses left to the prescriber: no source gives
-them), monitoring ServiceRequests, the baseline ECG/LFT and post-infusion LFT requests the safety findings ask
-for, and the non-order items the clinician must see. Pure: no I/O; every resource is validated as FHIR R4.
+them), monitoring ServiceRequests, the baseline ECG/LFT and post-infusion LFT requests that fired safety outcomes
+plan for, and the non-order items the clinician must see. `test_orders` gives the same test requests on their own
+(card suggestions). The clinical core decides what to order; this module only writes it as FHIR, and every
+resource is validated as FHIR R4.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, cast
 
-from smart_app.config import LocalDefaults, local_defaults
-from smart_app.core.findings import Citation, Finding
+from smart_app.config import LocalDefaults
 from smart_app.core.model import RXNORM
+from smart_app.core.outcomes import Citation, Outcome, PlanKey
 from smart_app.core.protocols.catalogue import Instruction, Protocol, catalogue, citation_from, get_protocol
 from smart_app.core.protocols.dosing import InfusionPlan, OralPlan, fmt
 from smart_app.core.protocols.eligibility import ProtocolAssessment, Status, assess_protocol
-from smart_app.core.protocols.resources import (
+from smart_app.core.protocols.export import protocol_to_json
+from smart_app.fhir.resources import (
     annotation,
     coding,
     concept,
@@ -36,10 +39,7 @@ from smart_app.mappings import read_json
 Intent = Literal["proposal", "order"]
 Resource = dict[str, Any]
 
-# Suggestion keys the safety engine puts on findings, and the tests they ask for.
-SUGGEST_ECG = ("order-ecg",)
-SUGGEST_LFT_BASELINE = ("order-lft-baseline", "order-lft")
-SUGGEST_LFT_POST = ("order-lft-post", "order-lft")
+TEST_PLANS: tuple[PlanKey, ...] = ("order-ecg", "order-lft-baseline", "order-lft-post")
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri"]
 
 
@@ -61,7 +61,7 @@ class OrderSet:
 
 @dataclass(frozen=True, slots=True)
 class _Context:
-    protocol: Protocol
+    protocol: Protocol | None  # None: test orders suggested on their own, outside a protocol
     intent: Intent
     subject: dict[str, str]
     authored_on: str | None
@@ -76,9 +76,11 @@ class _Context:
 
     def notes(self, *extra: str, citations: Sequence[Citation] = (), marked: bool = False) -> list[dict[str, str]]:
         protocol = self.protocol
-        lines = [f"Protocol: {protocol.title} ({protocol.kind_label}). Source: {protocol.source}."]
-        if protocol.disclaimer:
-            lines.append(protocol.disclaimer)
+        lines: list[str] = []
+        if protocol is not None:
+            lines.append(f"Protocol: {protocol.title} ({protocol.kind_label}). Source: {protocol.source}.")
+            if protocol.disclaimer:
+                lines.append(protocol.disclaimer)
         lines += [f"Source: {c}." for c in citations]
         lines += [e for e in extra if e]
         if marked:
@@ -91,10 +93,10 @@ def build_order_set(
     *,
     weight_kg: float | None,
     age: int | None,
-    findings: Sequence[Finding] = (),
+    outcomes: Sequence[Outcome] = (),
     intent: Intent = "proposal",
-    patient_reference: str = "Patient/example",
-    settings: LocalDefaults | None = None,
+    patient_reference: str,
+    settings: LocalDefaults,
     on: datetime | None = None,
     monitored_setting: bool = False,
 ) -> OrderSet:
@@ -105,9 +107,8 @@ def build_order_set(
     each noting why, so that a clinician who overrides has them."""
     if intent not in ("proposal", "order"):
         raise ValueError(f"intent must be 'proposal' or 'order', not {intent!r}")
-    settings = settings or local_defaults()
     protocol = get_protocol(protocol_id)
-    assessment = assess_protocol(protocol, weight_kg, age, findings, settings, monitored_setting=monitored_setting)
+    assessment = assess_protocol(protocol, weight_kg, age, outcomes, settings, monitored_setting=monitored_setting)
     marked = () if assessment.status == "available" else (_marked_line(assessment),)
     ctx = _Context(protocol, intent, {"reference": patient_reference}, on.isoformat() if on else None, marked)
 
@@ -119,7 +120,7 @@ def build_order_set(
         medications += [_companion_request(ctx, key) for key in protocol.companion_medications]
         if protocol.includes_monitoring:
             monitoring = _monitoring_requests(ctx)
-    tests = _test_requests(ctx, findings)
+    tests = _test_requests(ctx, _planned_tests(outcomes))
     return OrderSet(
         protocol=protocol,
         status=assessment.status,
@@ -171,6 +172,7 @@ def _ketamine_request(
     ctx: _Context, plan: InfusionPlan | OralPlan, assessment: ProtocolAssessment, settings: LocalDefaults
 ) -> Resource:
     protocol = ctx.protocol
+    assert protocol is not None  # only order sets have a ketamine order
     resource = ctx.base("MedicationRequest")
     resource["category"] = _category(protocol.setting)
     if isinstance(plan, OralPlan):
@@ -251,6 +253,7 @@ def _companion_request(ctx: _Context, key: str) -> Resource:
     raw = catalogue()["companion_medications"][key]
     citations = [citation_from(c) for c in raw["citations"]]
     resource = ctx.base("MedicationRequest")
+    assert ctx.protocol is not None  # companion medications belong to a protocol
     resource["category"] = _category(ctx.protocol.setting)
     resource["medicationCodeableConcept"] = concept(raw["coding"], str(raw["text"]))
     dosage: dict[str, Any] = {
@@ -287,11 +290,9 @@ def _service_request(
     if requisition:
         resource["requisition"] = {"system": "urn:ietf:rfc:3986", "value": requisition}
     resource["note"] = ctx.notes(*extra_notes, citations=citations)
-    resource["text"] = narrative(
-        f"Draft: {heading}",
-        f"When: {timing}.",
-        f"Protocol: {ctx.protocol.title}. Source: {'; '.join(str(c) for c in citations)}.",
-    )
+    source = f"Source: {'; '.join(str(c) for c in citations)}."
+    protocol = f"Protocol: {ctx.protocol.title}. " if ctx.protocol else ""
+    resource["text"] = narrative(f"Draft: {heading}", f"When: {timing}.", protocol + source)
     return resource
 
 
@@ -311,15 +312,33 @@ def _monitoring_requests(ctx: _Context) -> list[Resource]:
     ]
 
 
-def _asking(findings: Sequence[Finding], keys: Sequence[str]) -> list[str]:
-    """Summaries of the findings whose suggestions include any of `keys`."""
-    return [f"{f.rule_id}: {f.summary}" for f in findings if set(f.suggestions) & set(keys)]
+def _planned_tests(outcomes: Sequence[Outcome]) -> dict[PlanKey, list[str]]:
+    """Each test plan of the fired outcomes, with the summaries of the outcomes that ask for it."""
+    planned: dict[PlanKey, list[str]] = {}
+    for outcome in outcomes:
+        if outcome.fired:
+            for key in outcome.plans:
+                if key in TEST_PLANS:
+                    planned.setdefault(key, []).append(f"{outcome.rule_id}: {outcome.summary}")
+    return planned
 
 
-def _test_requests(ctx: _Context, findings: Sequence[Finding]) -> list[Resource]:
+def test_orders(
+    planned: dict[PlanKey, list[str]],
+    *,
+    patient_reference: str,
+    intent: Intent = "proposal",
+    on: datetime | None = None,
+) -> dict[PlanKey, list[Resource]]:
+    """The ServiceRequests of each test plan (ECG; baseline or post-infusion LFT panel), outside any protocol."""
+    ctx = _Context(None, intent, {"reference": patient_reference}, on.isoformat() if on else None, ())
+    return {key: [validated(r) for r in _test_requests(ctx, {key: reasons})] for key, reasons in planned.items()}
+
+
+def _test_requests(ctx: _Context, planned: dict[PlanKey, list[str]]) -> list[Resource]:
     raw = catalogue()["service_requests"]
     requests: list[Resource] = []
-    ecg_reasons = _asking(findings, SUGGEST_ECG)
+    ecg_reasons = planned.get("order-ecg")
     if ecg_reasons:
         ecg = raw["baseline_ecg"]
         requests.append(
@@ -333,11 +352,12 @@ def _test_requests(ctx: _Context, findings: Sequence[Finding]) -> list[Resource]
             )
         )
     lft = raw["lft"]
-    for keys, phase, timing in (
-        (SUGGEST_LFT_BASELINE, "Baseline", str(lft["baseline_timing"])),
-        (SUGGEST_LFT_POST, "Post-infusion", str(lft["post_timing"])),
-    ):
-        reasons = _asking(findings, keys)
+    lft_plans: tuple[tuple[PlanKey, str, str], ...] = (
+        ("order-lft-baseline", "Baseline", str(lft["baseline_timing"])),
+        ("order-lft-post", "Post-infusion", str(lft["post_timing"])),
+    )
+    for key, phase, timing in lft_plans:
+        reasons = planned.get(key)
         if not reasons:
             continue
         group = f"urn:uuid:{uuid.uuid4()}"  # one requisition groups the analytes of one draw
@@ -355,3 +375,19 @@ def _test_requests(ctx: _Context, findings: Sequence[Finding]) -> list[Resource]
                 )
             )
     return requests
+
+
+def order_set_to_json(order_set: OrderSet) -> dict[str, Any]:
+    """Plain JSON of an order set for the CLI, the SMART app and API responses."""
+    return {
+        "protocol": protocol_to_json(order_set.protocol),
+        "status": order_set.status,
+        "reasons": list(order_set.reasons),
+        "dose_summary": order_set.dose_summary,
+        "notes": list(order_set.notes),
+        "medication_requests": list(order_set.medication_requests),
+        "service_requests": list(order_set.service_requests),
+        "instructions": [
+            {"key": i.key, "text": i.text, "citation": i.citation.to_json()} for i in order_set.instructions
+        ],
+    }

@@ -1,0 +1,99 @@
+"""The alert policy: which outcomes interrupt the clinician, at which hook (README "Alert policy").
+
+A card is an interruption, so only a fired outcome that asks the clinician to act or reconsider becomes one;
+satisfied and not-applicable outcomes never do (they are the checklist of the SMART app and of `smart-app check`).
+What could not be checked and matters for this order is named on one information card, never shown as
+reassurance. Procedural reminders the record can rarely satisfy (written off-label consent, nil-per-os status, a
+negotiated opioid plan: `RuleSpec.reminder`) are instructions of every protocol order set and items of the app's
+checklist; governance may also show them as one checklist card at order-select (`alert_reminders_at_order_select`).
+
+Per hook:
+- order-select: the drafts named in `selections` are assessed; a dose rule waits while the selection states no dose
+  (its "no dose yet" is not a gap), and the protocol order sets are offered instead;
+- order-sign: every fired outcome; a baseline test drafted with the order already satisfies its rule (no repeat);
+  protocols are offered only when the draft's dose was flagged;
+- patient-view: one summary card only when a contraindication or precaution fired or the opioid load calls for
+  attention; silent otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from smart_app.config import LocalDefaults
+from smart_app.core.assessment import Assessment
+from smart_app.core.outcomes import SEVERITY_ORDER, Need, Outcome, sort_fired
+from smart_app.core.safety.catalogue import spec
+
+Hook = Literal["patient-view", "order-select", "order-sign"]
+# Needs that a fresh selection normally lacks: the clinician has not entered the dose yet.
+_SELECTION_NEEDS: frozenset[Need] = frozenset({"order-dose", "order-duration"})
+_SUMMARY_KINDS = frozenset({"contraindication", "precaution", "dose"})
+
+
+@dataclass(frozen=True, slots=True)
+class Alerts:
+    cards: tuple[Outcome, ...]  # fired outcomes shown as cards, critical first
+    unchecked: tuple[Outcome, ...]  # not-evaluable outcomes named on the information card
+    reminders: tuple[Outcome, ...]  # procedural reminders for one checklist card (empty unless configured)
+    offer_protocols: bool  # offer the protocol order sets (a regimen must be chosen or the dose was flagged)
+
+    @property
+    def silent(self) -> bool:
+        return not (self.cards or self.unchecked or self.reminders or self.offer_protocols)
+
+
+def _at_or_above_floor(outcome: Outcome, settings: LocalDefaults) -> bool:
+    if spec(outcome.rule_id).kind == "contraindication":
+        return True  # a contraindication that applies is always shown
+    floor = SEVERITY_ORDER[settings.alert_min_severity]
+    return outcome.severity is not None and SEVERITY_ORDER[outcome.severity] <= floor
+
+
+def _undosed(assessment: Assessment) -> frozenset[str]:
+    return frozenset(o.reference for o in assessment.ketamine_orders if not o.dosed)
+
+
+def _awaiting_dose(outcome: Outcome, undosed: frozenset[str]) -> bool:
+    return outcome.subject in undosed and all(m.need in _SELECTION_NEEDS for m in outcome.missing)
+
+
+def ketamine_alerts(assessment: Assessment, hook: Hook, settings: LocalDefaults) -> Alerts:
+    """What the ketamine safety services show for the drafts assessed at `hook` (order-select or order-sign)."""
+    undosed = _undosed(assessment) if hook == "order-select" else frozenset()
+    cards = tuple(o for o in sort_fired(assessment.outcomes) if _at_or_above_floor(o, settings))
+    unchecked = tuple(
+        o
+        for o in assessment.outcomes
+        if o.status == "not-evaluable" and not spec(o.rule_id).reminder and not _awaiting_dose(o, undosed)
+    )
+    reminders: tuple[Outcome, ...] = ()
+    if hook == "order-select" and settings.alert_reminders_at_order_select:
+        reminders = tuple(o for o in assessment.outcomes if spec(o.rule_id).reminder and not o.fired)
+    offer = bool(undosed) or any("choose-protocol" in o.plans for o in cards)
+    return Alerts(cards, unchecked, reminders, offer)
+
+
+def summary_alerts(assessment: Assessment, settings: LocalDefaults) -> Alerts:
+    """patient-view: the contraindications and precautions of the record as it stands, if any fired."""
+    cards = tuple(
+        o
+        for o in sort_fired(assessment.outcomes)
+        if spec(o.rule_id).phase == "patient"
+        and spec(o.rule_id).kind in _SUMMARY_KINDS
+        and _at_or_above_floor(o, settings)
+    )
+    if not cards and not assessment.mme_level.calls_for_attention:
+        return Alerts((), (), (), False)
+    unchecked = tuple(
+        o
+        for o in assessment.outcomes
+        if o.status == "not-evaluable" and not spec(o.rule_id).reminder and spec(o.rule_id).phase == "patient"
+    )
+    return Alerts(cards, unchecked, (), False)
+
+
+def opioid_alert(assessment: Assessment) -> bool:
+    """opioid order-sign: the MME card shows when the total reaches the first level or is not fully known."""
+    return assessment.mme_level.calls_for_attention
