@@ -41,7 +41,7 @@ def _secured(tmp_path: Path) -> TestClient:
 
 
 def _opioid_call() -> dict[str, Any]:
-    return order_sign([f.patient()], [oxycodone_draft()], queries=OPIOID_QUERIES)
+    return order_sign([f.patient()], [oxycodone_draft(2, 4)], queries=OPIOID_QUERIES)  # 60 MME/day: one card
 
 
 def test_auth_is_on_by_default() -> None:

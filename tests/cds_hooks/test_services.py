@@ -116,15 +116,22 @@ def test_opioid_draft_gets_an_mme_card_whose_total_includes_the_draft(tmp_path: 
     assert drafts and drafts[0]["status"] == "counted"
 
 
-def test_small_opioid_dose_below_threshold_is_an_info_card(tmp_path: Path) -> None:
+def test_small_opioid_dose_below_the_first_level_gets_no_card(tmp_path: Path) -> None:
     resources = [f.patient()]
     with client(tmp_path) as c:
+        response = c.post(OPIOID_SIGN, json=order_sign(resources, [oxycodone_draft(1, 2)], queries=OPIOID_QUERIES))
+    assert response.status_code == 200 and response.json() == {"cards": []}  # 15 MME/day: nothing to act on
+
+
+def test_opioid_total_just_at_the_first_level_gets_a_warning_card(tmp_path: Path) -> None:
+    with client(tmp_path) as c:
+        # 2 x 5 mg oxycodone every 6 h = 40 mg/day x 1.5 = 60 MME/day
         (card,) = cards_of(
-            c.post(OPIOID_SIGN, json=order_sign(resources, [oxycodone_draft(1, 2)], queries=OPIOID_QUERIES))
+            c.post(OPIOID_SIGN, json=order_sign([f.patient()], [oxycodone_draft(2, 4)], queries=OPIOID_QUERIES))
         )
-    assert card["indicator"] == "info"
-    assert card["extension"]["total_mme_per_day"] < 50
-    assert "overrideReasons" not in card
+    assert card["indicator"] == "warning" and card["overrideReasons"]
+    assert card["extension"]["mme_level"] == "precaution"
+    assert "at or above 50" in card["summary"] and "local default" in card["summary"]
 
 
 @respx.mock(assert_all_called=False)
@@ -152,7 +159,7 @@ def test_patient_view_summary_shows_mme_and_ketamine_flags(tmp_path: Path) -> No
     )
     with client(tmp_path) as c:
         card = cards_of(c.post(SUMMARY, json=body))[0]
-    assert card["indicator"] == "info" and topic(card) == "SUMMARY"
+    assert card["indicator"] == "warning" and topic(card) == "SUMMARY"
     assert "contraindication" in card["summary"]
     assert "CI-PSY" in card["detail"] or "CI-ICP" in card["detail"]
     assert card["links"][0]["type"] == "smart"
@@ -170,7 +177,7 @@ def test_dstu2_medication_order_with_pill_units_is_counted(tmp_path: Path) -> No
         "dosageInstruction": [
             {
                 "doseQuantity": {"value": 2, "system": "http://unitsofmeasure.org", "code": "{pill}"},
-                "timing": {"repeat": {"frequency": 3, "period": 1, "periodUnits": "d"}},
+                "timing": {"repeat": {"frequency": 4, "period": 1, "periodUnits": "d"}},
             }
         ],
     }
@@ -181,8 +188,8 @@ def test_dstu2_medication_order_with_pill_units_is_counted(tmp_path: Path) -> No
         (card,) = cards_of(c.post(OPIOID_SIGN, json=body))
     (item,) = card["extension"]["medications"]
     assert item["status"] == "counted"
-    # 2 tablets x 5 mg x 3/day = 30 mg oxycodone/day; CDC 2022 factor 1.5
-    assert card["extension"]["total_mme_per_day"] == 2 * 5 * 3 * 1.5
+    # 2 tablets x 5 mg x 4/day = 40 mg oxycodone/day; CDC 2022 factor 1.5
+    assert card["extension"]["total_mme_per_day"] == 2 * 5 * 4 * 1.5
 
 
 def test_an_opioid_draft_without_timing_is_named_not_counted_as_zero(tmp_path: Path) -> None:
@@ -193,3 +200,42 @@ def test_an_opioid_draft_without_timing_is_named_not_counted_as_zero(tmp_path: P
     assert card["extension"]["total_mme_per_day"] is None
     assert "could not be calculated" in card["summary"]
     assert "Not in the total" in card["detail"] and "oxycodone" in card["detail"]
+
+
+def test_correct_order_for_a_healthy_patient_gets_no_card_at_select_sign_or_chart_open(tmp_path: Path) -> None:
+    resources = sample_patient("healthy")
+    draft = sample_order("ketamine-infusion-outpatient")
+    select = order_sign(resources, [draft], hook="order-select", selections=[f"MedicationRequest/{draft['id']}"])
+    chart = hook_request(
+        "patient-view", patient_id=patient_id(resources), prefetch=prefetch_for(resources, KETAMINE_QUERIES)
+    )
+    with client(tmp_path) as c:
+        for path, body in (
+            (KETAMINE_SELECT, select),
+            (KETAMINE_SIGN, order_sign(resources, [draft])),
+            (SUMMARY, chart),
+        ):
+            response = c.post(path, json=body)
+            assert response.status_code == 200 and response.json() == {"cards": []}, path
+
+
+def test_near_misses_stay_silent_while_the_true_alert_fires(tmp_path: Path) -> None:
+    healthy = sample_patient("healthy")
+    with client(tmp_path) as c:
+        at_limit = cards_of(c.post(KETAMINE_SIGN, json=order_sign(healthy, [ketamine_infusion(60)])))
+        too_fast = cards_of(c.post(KETAMINE_SIGN, json=order_sign(healthy, [ketamine_infusion(300)])))
+    assert not any(topic(card).startswith("DOSE-") for card in at_limit)  # below 1 mg/kg/h for the sample's weight
+    assert [card["indicator"] for card in too_fast if topic(card) == "DOSE-RATE"] == ["critical"]
+
+
+def test_ketamine_card_about_opioids_carries_the_opioid_load(tmp_path: Path) -> None:
+    resources = sample_patient("high-mme")
+    with client(tmp_path) as c:
+        cards = cards_of(
+            c.post(KETAMINE_SIGN, json=order_sign(resources, [sample_order("ketamine-infusion-outpatient")]))
+        )
+    opioid = next(card for card in cards if topic(card) == "OPI-1SPECIES")
+    load = opioid["extension"]
+    assert isinstance(load["total_mme_per_day"], float) and load["mme_table"] == "cdc-2022"
+    assert load["left_out"] == 1 and load["complete"] is False  # the sample's free-text morphine is not counted
+    assert not [card for card in cards if topic(card) == "MME"]  # no second card for the load

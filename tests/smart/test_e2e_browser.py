@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,8 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from smart_app.core.mme import calculate_mme
-from smart_app.core.safety import evaluate
+from smart_app.config import LocalDefaults
+from smart_app.core.assessment import assess
 from smart_app.fhir.bundle import iter_resources
 from smart_app.fhir.record import build_record
 from smart_app.smart.settings import SmartSettings
@@ -130,10 +131,10 @@ def test_ehr_launch_shows_the_patients_safety_picture_and_writes_a_draft_order(
 ) -> None:
     app_base, ehr, upstream, bundle = environment
     record = build_record(iter_resources(bundle))
-    mme = calculate_mme(record.medications)
-    safety = evaluate(record, mme=mme)
-    critical = [f for f in safety.findings if f.severity == "critical"]
-    ecg = [f for f in safety.findings if "order-ecg" in f.suggestions or f.rule_id == "PRE-ECG"]
+    assessment = assess(record, on=datetime.now(UTC), settings=LocalDefaults())
+    mme = assessment.mme
+    critical = [f for f in assessment.findings if f.severity == "critical"]
+    ecg = [f for f in assessment.findings if "order-ecg" in f.plans]
     assert mme.total_mme_per_day is not None and critical and ecg  # the sample is what this test relies on
 
     launch = ehr.register_launch(PATIENT, app_context=APP_CONTEXT)
@@ -151,6 +152,8 @@ def test_ehr_launch_shows_the_patients_safety_picture_and_writes_a_draft_order(
     assert ecg[0].summary in text
     ecg_row = page.locator("#baseline").locator("xpath=..").locator("tr", has_text="ECG")
     assert "NOT on file" in ecg_row.inner_text()
+    checklist = page.locator("#checklist").locator("xpath=..").inner_text()
+    assert "Needs attention (critical)" in checklist and "Not applicable" in checklist
     assert page.get_by_role("region", name="Patient").is_visible()  # need_patient_banner was true
     # appContext is shown as text, never as markup.
     assert "<script>alert(1)</script>" in page.locator("#app-context").locator("xpath=..").inner_text()

@@ -53,7 +53,8 @@ def protocol_card(assessment: Assessment, call: ServiceCall) -> Card | None:
         caution = f" Caution: {'; '.join(option.reasons)}" if option.reasons else ""
         lines.append(f"- **{title}**: {order_set.dose_summary}.{caution}")
     if not suggestions:
-        return None
+        waiting = any(a.protocol.endorsed and a.status == "cannot-compute" for a in assessment.protocols)
+        return _weight_needed_card(assessment, call) if waiting and assessment.weight_kg is None else None
     first = options[0].protocol.citations[0]
     return Card(
         uuid=new_uuid(),
@@ -64,5 +65,18 @@ def protocol_card(assessment: Assessment, call: ServiceCall) -> Card | None:
         source=source_for(first, PROTOCOL_TOPIC),
         suggestions=suggestions,
         selection_behavior="at-most-one",
+        links=[link_for(call)],
+    )
+
+
+def _weight_needed_card(assessment: Assessment, call: ServiceCall) -> Card:
+    """The protocols are weight-based: with no usable weight the clinician must record one before choosing."""
+    limits = "; ".join(dict.fromkeys(a.dose_problem for a in assessment.protocols if a.dose_problem))
+    return Card(
+        uuid=new_uuid(),
+        summary=fit_summary("Record a current body weight: the guideline ketamine protocols are dosed per kg"),
+        indicator="info",
+        detail=f"No protocol dose can be computed for this patient. {limits} No weight is assumed.",
+        source=source_for(assessment.protocols[0].protocol.citations[0], PROTOCOL_TOPIC),
         links=[link_for(call)],
     )
