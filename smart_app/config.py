@@ -59,8 +59,10 @@ class LocalDefaults(BaseSettings):
     repeat_course_days: int = Field(30, description="another ketamine course within this many days counts as frequent")
 
     elderly_age: int = Field(65, description="age at or above which lower monitoring thresholds apply")
+    # Between ASRA's starting rate (0.5 mg/kg/h, so an in-range elderly infusion is not refused) and the 1 mg/kg/h
+    # threshold for younger adults ("lower thresholds" for the elderly, ASRA Q6; no source gives the number).
     elderly_rate_monitored_mg_per_kg_h: float = Field(
-        0.5, description="infusion rate needing a monitored setting in elderly patients"
+        0.75, description="infusion rate needing a monitored setting in elderly patients"
     )
     elderly_bolus_mg_per_kg: float = Field(0.25, description="bolus needing experienced staff in elderly patients")
     treatments_per_year_warning: int = Field(6, description="ketamine treatments in 365 days above which to warn")

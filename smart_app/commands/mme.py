@@ -17,6 +17,7 @@ import orjson
 
 from smart_app.config import MmeTable, local_defaults
 from smart_app.core.mme import MmeItem, MmeReport, calculate_mme, mme_report_to_json
+from smart_app.core.mme.levels import mme_level
 from smart_app.core.model import InputProblem
 from smart_app.fhir.bundle import load_files
 from smart_app.fhir.record import build_record
@@ -72,21 +73,16 @@ def _row(item: MmeItem) -> str:
     return line + "  " + status
 
 
-def _threshold_notes(report: MmeReport) -> list[str]:
-    """The configured MME levels the total reaches; guideposts, not limits (MME.md section 1)."""
-    total = report.total_mme_per_day
-    if total is None or not report.table.startswith("cdc"):
+def _level_notes(report: MmeReport) -> list[str]:
+    """Where the total stands against the configured levels (the core's one threshold policy, core/mme/levels.py)."""
+    level = mme_level(report, local_defaults())
+    if level.level in ("none", "unknown"):
         return []
-    settings = local_defaults()
-    notes = []
-    if total >= settings.mme_precaution_threshold:
-        notes.append(
-            f"At or above the CDC 2022 precaution level: {settings.describe('mme_precaution_threshold')}. "
-            "Consider closer follow-up and offering naloxone (CDC 2022 Recommendation 8)."
-        )
-    if total >= settings.mme_high_threshold:
-        notes.append(f"At or above the CDC 2016 'avoid or justify' level: {settings.describe('mme_high_threshold')}.")
-    return [line for note in notes for line in _wrap(note, indent="")]
+    bound = "at least " if level.at_least else ""
+    note = f"Level: {bound}{level.total:g} {report.figure}, {level.sentence}."
+    if level.level in ("precaution", "high") and report.table.startswith("cdc"):
+        note += " Consider closer follow-up and offering naloxone (CDC 2022 Recommendation 8)."
+    return _wrap(note, indent="")
 
 
 def render(report: MmeReport, problems: tuple[InputProblem, ...] = (), *, table_from_default: bool = False) -> str:
@@ -112,7 +108,7 @@ def render(report: MmeReport, problems: tuple[InputProblem, ...] = (), *, table_
     )
     noun = "medication" if counted == 1 else "medications"
     lines.append(f"Total: {total} ({report.table_label}), {counted} {noun} counted, {left_out} left out")
-    lines += _threshold_notes(report)
+    lines += _level_notes(report)
     derived = [i for i in report.items if i.derivation]
     if derived:
         lines.append("")

@@ -30,7 +30,7 @@ def test_cdc_worked_example_patient_totals_50(capsys: pytest.CaptureFixture[str]
     code, out, _ = run(capsys, str(SAMPLES / "opioid-simple.json"))
     assert code == 0
     assert "Total: 50.0 MME/day (CDC 2022), 2 medications counted, 0 left out" in out
-    assert "precaution level" in out and "local default" in out
+    assert "Level: 50 MME/day, at or above 50 (CDC 2022" in out and "local default" in out
     assert all(len(line) <= 100 for line in out.splitlines())
 
 

@@ -28,7 +28,9 @@ def test_missing_weight_is_reported_not_guessed(capsys: pytest.CaptureFixture[st
 def test_list_marks_protocols_for_an_elderly_patient(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["protocol", "--list", "--weight", "70", "--age", "80", "--json"]) == 0
     rows = {row["protocol"]["id"]: row for row in orjson.loads(capsys.readouterr().out)}
-    assert rows["asra-outpatient-single-infusion"]["status"] == "not-recommended"
+    outpatient = rows["asra-outpatient-single-infusion"]
+    assert outpatient["status"] == "caution" and outpatient["suggestible"] is True
+    assert any("elderly" in r for r in outpatient["reasons"])
     assert rows["oral-follow-on"]["suggestible"] is False
 
 

@@ -71,11 +71,19 @@ def test_monitored_setting_allows_the_full_asra_range() -> None:
     assert ceiling == 2.0 * 80 * 24
 
 
-def test_elderly_patient_needs_a_monitored_setting_at_half_a_mg_per_kg() -> None:
+def test_elderly_patient_is_offered_the_in_range_infusion_with_closer_monitoring() -> None:
     order_set = h.build_order_set(OUTPATIENT, weight_kg=80, age=75)
+    assert order_set.status == "caution"  # ASRA asks for lower thresholds, not a refusal
+    assert any("elderly" in r and "local default" in r for r in order_set.reasons)
+    assert h.rate_mg_per_h(order_set) == 40  # 0.5 mg/kg/h: below the elderly monitored-setting rate
+
+
+def test_elderly_patient_needs_a_monitored_setting_below_the_adult_threshold() -> None:
+    strict = LocalDefaults(elderly_rate_monitored_mg_per_kg_h=0.5)  # a governance choice at the floor of the range
+    order_set = h.build_order_set(OUTPATIENT, weight_kg=80, age=75, settings=strict)
     assert order_set.status == "not-recommended"
     assert any("local default" in r and "monitored setting" in r for r in order_set.reasons)
-    monitored = h.build_order_set(OUTPATIENT, weight_kg=80, age=75, monitored_setting=True)
+    monitored = h.build_order_set(OUTPATIENT, weight_kg=80, age=75, monitored_setting=True, settings=strict)
     assert monitored.status == "caution"
     assert h.rate_mg_per_h(monitored) == 40
 
@@ -89,7 +97,7 @@ def test_elderly_sc_infusion_ceiling_uses_the_lower_local_threshold() -> None:
     def ceiling(order_set: OrderSet) -> float:
         return float(h.ketamine_request(order_set)["dosageInstruction"][0]["maxDosePerPeriod"]["numerator"]["value"])
 
-    assert ceiling(old) < 0.5 * 80 * 24 <= ceiling(young)
+    assert ceiling(old) <= 0.75 * 80 * 24 < ceiling(young)
 
 
 def test_elderly_threshold_is_a_setting() -> None:
@@ -146,7 +154,7 @@ def test_no_rate_ever_exceeds_the_protocol_or_setting_limit(
         assert plan.ceiling_mg_per_h <= protocol.dosing.rate_cap_mg_per_h
     assert plan.rate_mg_per_h == math.floor(plan.rate_mg_per_h)  # whole mg/h
     if not monitored and not plan.needs_monitored_setting:
-        threshold = 0.5 if age >= 65 else 1.0
+        threshold = h.SETTINGS.elderly_rate_monitored_mg_per_kg_h if age >= 65 else 1.0
         assert plan.ceiling_mg_per_h < threshold * weight
     if plan.needs_monitored_setting and not monitored:
         assert assessment.status == "not-recommended"

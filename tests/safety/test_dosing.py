@@ -36,19 +36,21 @@ def test_rate_within_range_is_satisfied_not_a_finding(weight_70: dict[str, Any])
 
 
 def test_elderly_patient_gets_lower_monitoring_threshold(weight_70: dict[str, Any]) -> None:
-    order = ketamine_order(rate=(49, "mg/h"))  # 0.7 mg/kg/h
+    order = ketamine_order(rate=(56, "mg/h"))  # 0.8 mg/kg/h: under the adult 1 mg/kg/h, over the elderly 0.75
     elderly = only(run(weight_70, drafts=(order,), birth_date="1950-01-01"), "DOSE-RATE")
     younger = run(weight_70, drafts=(order,), birth_date="1980-01-01")
     assert elderly.severity == "warning"
     assert "elderly_rate_monitored_mg_per_kg_h" in elderly.local_defaults
     assert "DOSE-RATE" not in rules(younger)
     assert younger.outcome("DOSE-RATE").status == "satisfied"
+    in_range = run(weight_70, drafts=(ketamine_order(rate=(35, "mg/h")),), birth_date="1950-01-01")
+    assert "DOSE-RATE" not in rules(in_range)  # 0.5 mg/kg/h in a 76-year-old: ASRA's starting rate, no alert
 
 
 def test_unknown_age_leaves_the_elderly_threshold_unchecked(weight_70: dict[str, Any]) -> None:
     unknown_age = f.patient("1975-05-01")
     del unknown_age["birthDate"]
-    report = run(unknown_age, weight_70, drafts=(ketamine_order(rate=(49, "mg/h")),))
+    report = run(unknown_age, weight_70, drafts=(ketamine_order(rate=(56, "mg/h")),))
     rate = report.outcome("DOSE-RATE")
     assert rate.status == "not-evaluable"
     assert rate.missing[0].need == "birth-date"
