@@ -26,6 +26,7 @@ from smart_app.cds_hooks.auth import AuthConfig, AuthError, JwtVerifier
 from smart_app.cds_hooks.context import HookRequest
 from smart_app.cds_hooks.models import Card
 from smart_app.cds_hooks.pipeline import BadHookRequest, PreconditionFailed, run_service
+from smart_app.cds_hooks.presented import PresentedCards
 from smart_app.cds_hooks.registry import Registry
 from smart_app.cds_hooks.services import default_registry
 from smart_app.cds_hooks.settings import ServiceSettings
@@ -82,6 +83,7 @@ def create_app(
     settings = settings or ServiceSettings()
     registry = registry or default_registry()
     state: dict[str, Any] = {"verifier": verifier, "store": store}
+    presented = PresentedCards()  # cards shown at order-select, not repeated at order-sign
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -158,7 +160,12 @@ def create_app(
             return operation_outcome(400, "structure", _validation_text(exc))
         try:
             cards = await run_service(
-                service, hook_request, settings, defaults or local_defaults(), transport=fhir_transport
+                service,
+                hook_request,
+                settings,
+                defaults or local_defaults(),
+                transport=fhir_transport,
+                presented=presented,
             )
         except BadHookRequest as exc:
             return operation_outcome(400, "invalid", str(exc))

@@ -17,6 +17,7 @@ from smart_app.cds_hooks.cards import data_card
 from smart_app.cds_hooks.context import HookRequest, read_draft_orders
 from smart_app.cds_hooks.data import GatheredData, gather
 from smart_app.cds_hooks.models import Card
+from smart_app.cds_hooks.presented import PresentedCards
 from smart_app.cds_hooks.registry import ORDER_HOOKS, CdsService, ServiceCall, ServiceResult
 from smart_app.cds_hooks.settings import ServiceSettings
 from smart_app.config import LocalDefaults
@@ -43,6 +44,7 @@ def _decide(
     settings: ServiceSettings,
     defaults: LocalDefaults,
     on: datetime,
+    presented: PresentedCards | None,
 ) -> tuple[PatientRecord, ServiceResult]:
     # A draft the EHR already stored must count once, as the draft being signed.
     draft_keys = {_identity(d) for d in chosen}
@@ -53,7 +55,7 @@ def _decide(
     )
     relevant = service.relevant
     drafts = tuple(m for m in record.medications if m.is_draft_order and relevant is not None and relevant(m))
-    return record, service.handler(ServiceCall(request, record, drafts, settings, defaults, on))
+    return record, service.handler(ServiceCall(request, record, drafts, settings, defaults, on, presented))
 
 
 def _identity(resource: dict[str, Any]) -> str:
@@ -72,6 +74,7 @@ async def run_service(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     on: datetime | None = None,
+    presented: PresentedCards | None = None,
 ) -> list[Card]:
     if request.hook != service.hook:
         raise BadHookRequest(f"service {service.id} answers the {service.hook} hook, not {request.hook}")
@@ -104,7 +107,7 @@ async def run_service(
         raise PreconditionFailed("; ".join(u.sentence for u in data.unavailable))
     # Validation and rules run inline: they are pure-Python CPU work of a few milliseconds, so a worker thread
     # would still hold the GIL against the event loop, and the hand-off measured ~4 ms per call (bench_cds.py).
-    record, result = _decide(service, request, data, chosen, settings, defaults, on or datetime.now(UTC))
+    record, result = _decide(service, request, data, chosen, settings, defaults, on or datetime.now(UTC), presented)
     gaps[:0] = [u.sentence for u in data.unavailable]
     gaps.extend(
         f"{p.reference} could not be read ({p.message}) and was left out."

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from smart_app.cds_hooks.context import HookRequest
 from smart_app.cds_hooks.models import Card, ServiceDescription
 from smart_app.cds_hooks.prefetch import PrefetchQuery, template_problems
+from smart_app.cds_hooks.presented import PresentedCards
 from smart_app.cds_hooks.settings import ServiceSettings
 from smart_app.config import LocalDefaults
 from smart_app.core.model import MedicationUse, PatientRecord
@@ -41,6 +42,7 @@ class ServiceCall:
     settings: ServiceSettings
     defaults: LocalDefaults
     on: datetime
+    presented: PresentedCards | None = None  # cards already shown at order-select (not repeated at order-sign)
 
 
 @dataclass(frozen=True, slots=True)

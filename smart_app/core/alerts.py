@@ -10,14 +10,16 @@ checklist; governance may also show them as one checklist card at order-select (
 Per hook:
 - order-select: the drafts named in `selections` are assessed; a dose rule waits while the selection states no dose
   (its "no dose yet" is not a gap), and the protocol order sets are offered instead;
-- order-sign: every fired outcome; a baseline test drafted with the order already satisfies its rule (no repeat);
-  protocols are offered only when the draft's dose was flagged;
+- order-sign: every fired outcome, except one already shown for the same draft at order-select (not repeated
+  needlessly; contraindications and critical outcomes always show); a baseline test drafted with the order
+  already satisfies its rule; protocols are offered only when the draft's dose was flagged;
 - patient-view: one summary card only when a contraindication or precaution fired or the opioid load calls for
   attention; silent otherwise.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -44,8 +46,17 @@ class Alerts:
         return not (self.cards or self.unchecked or self.reminders or self.offer_protocols)
 
 
+def _kind(outcome: Outcome) -> str:
+    return spec(outcome.rule_id).kind
+
+
+def _always_at_signing(outcome: Outcome) -> bool:
+    """Shown at order-sign even when order-select showed it: contraindications and critical outcomes."""
+    return _kind(outcome) == "contraindication" or outcome.severity == "critical"
+
+
 def _at_or_above_floor(outcome: Outcome, settings: LocalDefaults) -> bool:
-    if spec(outcome.rule_id).kind == "contraindication":
+    if _kind(outcome) == "contraindication":
         return True  # a contraindication that applies is always shown
     floor = SEVERITY_ORDER[settings.alert_min_severity]
     return outcome.severity is not None and SEVERITY_ORDER[outcome.severity] <= floor
@@ -59,14 +70,32 @@ def _awaiting_dose(outcome: Outcome, undosed: frozenset[str]) -> bool:
     return outcome.subject in undosed and all(m.need in _SELECTION_NEEDS for m in outcome.missing)
 
 
-def ketamine_alerts(assessment: Assessment, hook: Hook, settings: LocalDefaults) -> Alerts:
-    """What the ketamine safety services show for the drafts assessed at `hook` (order-select or order-sign)."""
+def ketamine_alerts(
+    assessment: Assessment,
+    hook: Hook,
+    settings: LocalDefaults,
+    *,
+    shown_at_selection: Callable[[Outcome], bool] = lambda _: False,
+) -> Alerts:
+    """What the ketamine safety services show for the drafts assessed at `hook` (order-select or order-sign).
+
+    `shown_at_selection`: whether this outcome's card was already shown for the same draft at order-select; such
+    a card is not repeated at order-sign, except a contraindication or a critical outcome, always shown there."""
     undosed = _undosed(assessment) if hook == "order-select" else frozenset()
-    cards = tuple(o for o in sort_fired(assessment.outcomes) if _at_or_above_floor(o, settings))
+    cards = tuple(
+        o
+        for o in sort_fired(assessment.outcomes)
+        if _at_or_above_floor(o, settings)
+        and (hook != "order-sign" or _always_at_signing(o) or not shown_at_selection(o))
+    )
+    weight_asked = any("record-weight" in o.plans for o in assessment.findings)  # a dose card asks for it
     unchecked = tuple(
         o
         for o in assessment.outcomes
-        if o.status == "not-evaluable" and not spec(o.rule_id).reminder and not _awaiting_dose(o, undosed)
+        if o.status == "not-evaluable"
+        and not spec(o.rule_id).reminder
+        and not _awaiting_dose(o, undosed)
+        and not (weight_asked and all(m.need == "body-weight" for m in o.missing))
     )
     reminders: tuple[Outcome, ...] = ()
     if hook == "order-select" and settings.alert_reminders_at_order_select:

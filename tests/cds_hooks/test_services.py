@@ -239,3 +239,20 @@ def test_ketamine_card_about_opioids_carries_the_opioid_load(tmp_path: Path) -> 
     assert isinstance(load["total_mme_per_day"], float) and load["mme_table"] == "cdc-2022"
     assert load["left_out"] == 1 and load["complete"] is False  # the sample's free-text morphine is not counted
     assert not [card for card in cards if topic(card) == "MME"]  # no second card for the load
+
+
+def test_order_sign_after_order_select_repeats_contraindications_but_not_precautions(tmp_path: Path) -> None:
+    delirium = f.condition(f.ICD10CM, "F05", "Delirium due to known physiological condition")
+    psychosis = f.condition(f.ICD10CM, "F20.9", "Schizophrenia, unspecified")
+    resources = [*sample_patient("healthy"), delirium, psychosis]
+    draft = sample_order("ketamine-infusion-outpatient")
+    select = order_sign(resources, [draft], hook="order-select", selections=[f"MedicationRequest/{draft['id']}"])
+    with client(tmp_path) as c:
+        alone = {topic(card) for card in cards_of(c.post(KETAMINE_SIGN, json=order_sign(resources, [draft])))}
+    with client(tmp_path) as c:
+        at_select = {topic(card) for card in cards_of(c.post(KETAMINE_SELECT, json=select))}
+        at_sign = {topic(card) for card in cards_of(c.post(KETAMINE_SIGN, json=order_sign(resources, [draft])))}
+    assert {"CI-DEL", "CI-PSY"} <= at_select
+    assert "CI-PSY" in at_sign  # a contraindication is always shown at signing
+    assert "CI-DEL" not in at_sign  # the precaution was shown moments ago for this draft
+    assert {"CI-DEL", "CI-PSY"} <= alone  # an EHR that calls only order-sign still sees both

@@ -39,7 +39,11 @@ def _extension(outcome: Outcome, assessment: Assessment) -> dict[str, Any] | Non
 
 def ketamine_cards(call: ServiceCall, hook: Hook) -> ServiceResult:
     assessment = assessment_for(call)
-    alerts = ketamine_alerts(assessment, hook, call.defaults)
+    memory = call.presented
+    shown = (lambda o: memory.shown(call.request, o)) if memory is not None else (lambda _: False)
+    alerts = ketamine_alerts(assessment, hook, call.defaults, shown_at_selection=shown)
+    if memory is not None and hook == "order-select":
+        memory.remember(call.request, alerts.cards)
     links = [link_for(call)]
     cards = [
         outcome_card(

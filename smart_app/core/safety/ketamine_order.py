@@ -194,16 +194,31 @@ def read_order(med: MedicationUse) -> KetamineOrder:
         route_text = _concept_text(dosage.route) or None
         repeat = dosage.timing.repeat if dosage.timing else None
         count = repeat.count if repeat else None
-        for dr in dosage.dose_and_rate[:1]:
-            rate = amount(dr.rate, mg_per_ml, rate=True, problems=problems, what="rateQuantity") or ratio_rate(
+        # Every doseAndRate entry: a rate (the infusion) and a dose (a loading bolus) may come in one entry or in
+        # two (bolus first, then the rate, as EHRs write a loading dose followed by an infusion).
+        doses: list[Amount] = []
+        for dr in dosage.dose_and_rate:
+            entry_rate = amount(dr.rate, mg_per_ml, rate=True, problems=problems, what="rateQuantity") or ratio_rate(
                 dr.rate_ratio, mg_per_ml, problems
             )
+            if entry_rate is not None:
+                if rate is not None and entry_rate != rate:
+                    problems.append("several infusion rates: only the first is checked")
+                rate = rate or entry_rate
             dose = amount(dr.dose, mg_per_ml, rate=False, problems=problems, what="doseQuantity")
-            if rate is None and dose is not None and duration:
-                # A dose given over a duration is an infusion at dose/duration.
-                rate = Amount(dose.value / duration, dose.per_kg, f"{dose.as_ordered} over {duration:g} h")
-            elif dose is not None:
-                bolus = dose  # with a rate: a loading bolus; alone: a single bolus dose
+            if dose is not None:
+                doses.append(dose)
+        if doses:
+            if rate is None and duration and len(doses) == 1:
+                # A dose given over a duration, with no rate, is an infusion at dose/duration.
+                only_dose = doses[0]
+                rate = Amount(
+                    only_dose.value / duration, only_dose.per_kg, f"{only_dose.as_ordered} over {duration:g} h"
+                )
+            else:
+                bolus = doses[0]  # with a rate: a loading bolus; alone: a single bolus dose
+                if len(doses) > 1:
+                    problems.append(f"{len(doses)} doses in one instruction: only the first is checked")
         if not dosage.dose_and_rate:
             problems.append("no doseAndRate: dose and rate cannot be checked")
     route = route_of(route_text) if route_text else None
