@@ -28,6 +28,7 @@ unit: $(STAMP)
 test: lint typecheck unit
 
 bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_alert_burden.py
 	$(BIN)/python benchmarks/bench_mme.py
 	$(BIN)/python benchmarks/bench_cds.py
 

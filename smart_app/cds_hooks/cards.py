@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from smart_app.cds_hooks import markdown as md
 from smart_app.cds_hooks.models import Action, Card, Coding, Link, Source, Suggestion
 from smart_app.config import LocalDefaults
 from smart_app.core.outcomes import Citation, Outcome, fit_summary
@@ -48,17 +49,13 @@ def source_for(citation: Citation, topic: str) -> Source:
     return Source(label=citation_label(citation), url=citation.url, topic=Coding(system=TOPIC_SYSTEM, code=topic))
 
 
-def md_cell(text: str | None) -> str:
-    return (text or "").replace("|", "\\|").replace("\n", " ")
-
-
 def evidence_table(outcome: Outcome) -> str:
     if not outcome.evidence:
         return ""
     rows = ["| Record | What | Date | Value |", "|---|---|---|---|"]
     for e in outcome.evidence:
         when = e.date.date().isoformat() if e.date else ""
-        rows.append(f"| {md_cell(e.reference)} | {md_cell(e.description)} | {when} | {md_cell(e.value)} |")
+        rows.append(f"| {md.cell(e.reference)} | {md.cell(e.description)} | {when} | {md.cell(e.value)} |")
     return "\n".join(rows)
 
 
@@ -92,9 +89,9 @@ def outcome_card(
     """The card of a fired outcome (callers pass only fired ones: see core/alerts.py)."""
     if outcome.severity is None:
         raise ValueError(f"{outcome.rule_id}: only a fired outcome becomes a card")
-    parts = [outcome.detail.strip()]
+    parts = [md.text(outcome.detail.strip())]
     if outcome.wording:
-        parts.append(f"Guideline wording: *{outcome.wording}*.")
+        parts.append(f"Guideline wording: *{md.text(outcome.wording)}*.")
     table = evidence_table(outcome)
     if table:
         parts.append("**Evidence**\n\n" + table)
@@ -170,9 +167,9 @@ def data_card(data_gaps: Sequence[str], unchecked: Sequence[Outcome], source_lab
         "is **not** reassurance."
     ]
     if data_gaps:
-        parts.append("**Data that could not be had or read**\n\n" + "\n".join(f"- {s}" for s in data_gaps))
+        parts.append("**Data that could not be had or read**\n\n" + "\n".join(f"- {md.cell(s)}" for s in data_gaps))
     if checks:
-        parts.append("**Checks that could not be done**\n\n" + "\n".join(f"- {s}" for s in checks))
+        parts.append("**Checks that could not be done**\n\n" + "\n".join(f"- {md.cell(s)}" for s in checks))
     count = len(data_gaps) + len(checks)
     return Card(
         uuid=new_uuid(),
@@ -185,7 +182,7 @@ def data_card(data_gaps: Sequence[str], unchecked: Sequence[Outcome], source_lab
 
 def checklist_card(reminders: Sequence[Outcome], source_label: str) -> Card:
     """One card of the procedural reminders the record cannot satisfy (shown only when governance enables it)."""
-    lines = [f"- {o.summary}" for o in reminders]
+    lines = [f"- {md.cell(o.summary)}" for o in reminders]
     sources = [c for o in reminders for c in o.citations[:1]]
     return Card(
         uuid=new_uuid(),

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from smart_app.cds_hooks import markdown as md
 from smart_app.cds_hooks.cards import (
     MME_TOPIC,
     local_defaults_section,
-    md_cell,
     new_uuid,
     override_reasons,
     source_for,
@@ -50,14 +50,14 @@ def _table(report: MmeReport) -> str:
     for item in report.counted:
         mme = _fmt(item.mme_per_day) if item.mme_per_day is not None else ""
         note = " (maximum the order allows)" if item.maximum_allowed else ""
-        rows.append(f"| {md_cell(item.name)} | {md_cell(item.source)} | {md_cell(item.derivation)}{note} | {mme} |")
+        rows.append(f"| {md.cell(item.name)} | {md.cell(item.source)} | {md.cell(item.derivation)}{note} | {mme} |")
     return "\n".join(rows)
 
 
 def _left_out(report: MmeReport) -> str:
-    lines = [f"- {item.name} ({item.source}): {item.reason or item.status}" for item in report.left_out]
+    lines = [f"- {md.cell(f'{item.name} ({item.source}): {item.reason or item.status}')}" for item in report.left_out]
     lines += [
-        f"- {item.name} ({item.source}): counted once: {item.reason}"
+        f"- {md.cell(f'{item.name} ({item.source}): counted once: {item.reason}')}"
         for item in report.items
         if item.status == "duplicate"
     ]

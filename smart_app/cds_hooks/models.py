@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Indicator = Literal["info", "warning", "critical"]
 
@@ -65,6 +65,13 @@ class Card(_Model):
     override_reasons: list[Coding] | None = Field(None, alias="overrideReasons")
     links: list[Link] | None = None
     extension: dict[str, Any] | None = None
+
+    @field_validator("summary")
+    @classmethod
+    def _summary_is_plain_text(cls, value: str) -> str:
+        # The summary is plain text (spec) and may quote EHR text; angle brackets become look-alikes so that an
+        # EHR that renders it as HTML cannot be handed a tag.
+        return value.replace("<", "‹").replace(">", "›")
 
     @model_validator(mode="after")
     def _suggestions_need_selection_behavior(self) -> Card:

@@ -435,3 +435,12 @@ def test_error_pages_by_name() -> None:
     client = _client()
     assert "Your session has expired" in client.get("/smart/error", params={"kind": "session-expired"}).text
     assert client.get("/smart/error", params={"kind": "<script>"}).status_code == 401
+
+
+@pytest.mark.parametrize("text", ["<img src=x onerror=alert(1)>", "<script>alert(2)</script>", "**bold** <b>x</b>"])
+def test_hostile_ehr_text_is_shown_as_text_on_the_overview(ehr: respx.MockRouter, text: str) -> None:
+    hostile = f.condition(f.ICD10CM, "F20.9", text)
+    opioid = f.medication_request(OXYCODONE[0], text, dosages=[f.dosage(dose=f.dose_quantity(1), frequency=4)])
+    page = _sign_in(_client(), ehr, FakeFhir([*_patient(), hostile, opioid])).text
+    assert "<img" not in page and "<script>alert" not in page and "<b>x</b>" not in page
+    assert "&lt;" in page  # the text is there, escaped

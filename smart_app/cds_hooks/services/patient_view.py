@@ -7,6 +7,7 @@ clinician sees before ordering whether ketamine is likely to be contraindicated.
 
 from __future__ import annotations
 
+from smart_app.cds_hooks import markdown as md
 from smart_app.cds_hooks.cards import TOPIC_SYSTEM, citation_label, new_uuid
 from smart_app.cds_hooks.mme_card import mme_extension
 from smart_app.cds_hooks.models import Card, Coding, Source
@@ -29,13 +30,13 @@ def _mme_line(assessment: Assessment, call: ServiceCall) -> tuple[str, str]:
     figure = (
         f"{bound}{level.total:.1f} {report.figure}" if level.total is not None else f"{report.figure} not computable"
     )
-    left_out = "".join(f"\n- not counted: {i.name}: {i.reason or i.status}" for i in report.left_out)
+    left_out = "".join(f"\n- not counted: {md.cell(f'{i.name}: {i.reason or i.status}')}" for i in report.left_out)
     detail = f"**Opioids:** {figure} ({level.sentence}; {report.table_citation}).{left_out}"
     return figure, detail
 
 
 def _flag_line(o: Outcome) -> str:
-    return f"- **{o.severity}** {o.summary} ({citation_label(o.citations[0])}; rule {o.rule_id})"
+    return f"- **{o.severity}** {md.cell(o.summary)} ({citation_label(o.citations[0])}; rule {o.rule_id})"
 
 
 def handle(call: ServiceCall) -> ServiceResult:

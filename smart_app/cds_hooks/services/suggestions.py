@@ -6,6 +6,7 @@ The core decides what to order (an outcome's `plans`, the protocol options of th
 
 from __future__ import annotations
 
+from smart_app.cds_hooks import markdown as md
 from smart_app.cds_hooks.cards import PROTOCOL_TOPIC, create_suggestion, new_uuid, source_for
 from smart_app.cds_hooks.models import Card, Suggestion
 from smart_app.cds_hooks.registry import ServiceCall
@@ -51,7 +52,7 @@ def protocol_card(assessment: Assessment, call: ServiceCall) -> Card | None:
         resources = [*order_set.medication_requests, *order_set.service_requests]
         suggestions.append(create_suggestion(f"Order protocol: {title}", resources, recommended=not suggestions))
         caution = f" Caution: {'; '.join(option.reasons)}" if option.reasons else ""
-        lines.append(f"- **{title}**: {order_set.dose_summary}.{caution}")
+        lines.append(f"- **{md.cell(title)}**: {md.cell(order_set.dose_summary + '.' + caution)}")
     if not suggestions:
         waiting = any(a.protocol.endorsed and a.status == "cannot-compute" for a in assessment.protocols)
         return _weight_needed_card(assessment, call) if waiting and assessment.weight_kg is None else None
@@ -76,7 +77,7 @@ def _weight_needed_card(assessment: Assessment, call: ServiceCall) -> Card:
         uuid=new_uuid(),
         summary=fit_summary("Record a current body weight: the guideline ketamine protocols are dosed per kg"),
         indicator="info",
-        detail=f"No protocol dose can be computed for this patient. {limits} No weight is assumed.",
+        detail=f"No protocol dose can be computed for this patient. {md.text(limits)} No weight is assumed.",
         source=source_for(assessment.protocols[0].protocol.citations[0], PROTOCOL_TOPIC),
         links=[link_for(call)],
     )
