@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 
 from smart_app.config import LocalDefaults
 from smart_app.core.mme import MmeReport, calculate_mme
@@ -20,15 +21,28 @@ from smart_app.core.protocols import ProtocolAssessment, assess_protocols
 from smart_app.core.safety import BaselineTestStatus, KetamineOrder, SafetyReport, evaluate
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Assessment:
     evaluated_at: datetime
     mme: MmeReport
     mme_level: MmeLevel
     safety: SafetyReport
-    protocols: tuple[ProtocolAssessment, ...]  # every catalogue protocol for this patient, catalogue order
     input_problems: tuple[InputProblem, ...]  # resources that could not be read
     gaps: tuple[DataGap, ...]  # data the caller could not supply
+    settings: LocalDefaults
+    monitored_setting: bool = False
+
+    @cached_property
+    def protocols(self) -> tuple[ProtocolAssessment, ...]:
+        """Every catalogue protocol for this patient, catalogue order (computed when first asked for: most calls
+        never show protocols)."""
+        return assess_protocols(
+            self.safety.weight_kg,
+            self.safety.age,
+            self.safety.findings,
+            self.settings,
+            monitored_setting=self.monitored_setting,
+        )
 
     @property
     def outcomes(self) -> tuple[Outcome, ...]:
@@ -75,15 +89,13 @@ def assess(
     when = on if on.tzinfo is not None else on.replace(tzinfo=UTC)
     mme = calculate_mme(record.medications, table=settings.mme_table, on=when)
     safety = evaluate(record, drafts=drafts, on=when, settings=settings, mme=mme)
-    protocols = assess_protocols(
-        safety.weight_kg, safety.age, safety.findings, settings, monitored_setting=monitored_setting
-    )
     return Assessment(
         evaluated_at=when,
         mme=mme,
         mme_level=mme_level(mme, settings),
         safety=safety,
-        protocols=protocols,
         input_problems=record.problems,
         gaps=record.gaps,
+        settings=settings,
+        monitored_setting=monitored_setting,
     )

@@ -13,6 +13,7 @@ from smart_app.core.model import PatientRecord
 from smart_app.core.outcomes import Citation, Evidence, Missing, Outcome, PlanKey, Severity, fit_summary
 from smart_app.core.safety.catalogue import spec
 from smart_app.core.safety.evidence import ConditionMatch, active_conditions
+from smart_app.core.safety.history import TreatmentHistory
 from smart_app.core.safety.ketamine_order import KetamineOrder
 from smart_app.core.safety.vitals import WeightReading
 
@@ -25,6 +26,7 @@ class SafetyContext:
     age: int | None
     weight: WeightReading | None
     orders: tuple[KetamineOrder, ...]
+    history: TreatmentHistory  # ketamine treatments of the last 365 days (read once for every rule)
     mme: MmeReport | None = None
 
     def conditions(self, *value_sets: str) -> list[ConditionMatch]:

@@ -18,6 +18,7 @@ from smart_app.core.model import MedicationUse, PatientRecord
 from smart_app.core.outcomes import Evidence, Missing, Outcome, sort_fired
 from smart_app.core.safety.catalogue import RULES, spec
 from smart_app.core.safety.context import SafetyContext
+from smart_app.core.safety.history import YEAR_DAYS, treatment_history
 from smart_app.core.safety.ketamine_order import KetamineOrder, is_ketamine, read_order
 from smart_app.core.safety.rules import (
     aspiration,
@@ -129,7 +130,10 @@ def evaluate(
     weight = current_weight(record, when, settings.weight_lookback_days)
     age = record.demographics.age_on(when.date())
     orders = tuple(read_order(d) for d in drafts if is_ketamine(d))
-    ctx = SafetyContext(record=record, on=when, settings=settings, age=age, weight=weight, orders=orders, mme=mme)
+    history = treatment_history(record, when, YEAR_DAYS)
+    ctx = SafetyContext(
+        record=record, on=when, settings=settings, age=age, weight=weight, orders=orders, history=history, mme=mme
+    )
     outcomes: list[Outcome] = []
     for check in CHECKS:
         outcomes.extend(check(ctx))

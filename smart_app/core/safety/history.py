@@ -23,6 +23,10 @@ class TreatmentHistory:
     evidence: tuple[Evidence, ...]
     undated: tuple[str, ...]  # references of ketamine entries with no date (not counted, reported)
 
+    def since(self, start: date) -> tuple[date, ...]:
+        """The treatment days on or after `start`."""
+        return tuple(d for d in self.days if d >= start)
+
 
 def _counts(med: MedicationUse) -> bool:
     if med.is_draft_order:

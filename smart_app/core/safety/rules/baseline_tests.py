@@ -8,13 +8,13 @@ it. With no risk the rule is not applicable: ASRA Table 6 "No testing is necessa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Literal
 
 from smart_app.core.model import ServiceOrder
 from smart_app.core.outcomes import Evidence, Missing, Outcome
 from smart_app.core.safety.context import SafetyContext, fired, not_applicable, not_evaluable, satisfied
 from smart_app.core.safety.evidence import age_label, days_before, latest, observation_evidence
-from smart_app.core.safety.history import treatment_history
 from smart_app.core.safety.rules.cardiovascular import CV_DISEASE, bp_control
 from smart_app.core.safety.rules.hepatic import recent_liver_tests
 from smart_app.core.safety.terminology import value_set
@@ -83,10 +83,10 @@ def _high_dose(ctx: SafetyContext) -> tuple[list[str], list[Missing]]:
         if rate is not None and rate > s.high_dose_rate_mg_per_kg_h:
             reasons.append(f"ordered rate {rate:.2g} mg/kg/h (high dose: {ctx.local('high_dose_rate_mg_per_kg_h')})")
     if ctx.orders:
-        recent = treatment_history(ctx.record, ctx.on, s.repeat_course_days)
-        if recent.days:
+        recent = ctx.history.since((ctx.on - timedelta(days=s.repeat_course_days)).date())
+        if recent:
             reasons.append(
-                f"another ketamine course on {recent.days[-1]:%Y-%m-%d} (frequent: {ctx.local('repeat_course_days')})"
+                f"another ketamine course on {recent[-1]:%Y-%m-%d} (frequent: {ctx.local('repeat_course_days')})"
             )
     return reasons, missing
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from smart_app.core.outcomes import Missing, Outcome
 from smart_app.core.safety.context import SafetyContext, fired, not_applicable, not_evaluable, satisfied
-from smart_app.core.safety.history import YEAR_DAYS, treatment_history
 
 _LIMITS = ("treatments_per_year_warning", "treatments_per_year_strong")
 _GUIDELINE = (
@@ -20,7 +19,7 @@ _GUIDELINE = (
 
 def check(ctx: SafetyContext) -> list[Outcome]:
     s = ctx.settings
-    history = treatment_history(ctx.record, ctx.on, YEAR_DAYS)
+    history = ctx.history
     past = len(history.days)
     ordered = sum(1 + (o.repeats or 0) for o in ctx.orders if o.drug == "ketamine")
     total = past + ordered

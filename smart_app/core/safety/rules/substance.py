@@ -10,7 +10,6 @@ from __future__ import annotations
 from smart_app.core.outcomes import Outcome
 from smart_app.core.safety import sources
 from smart_app.core.safety.context import SafetyContext, fired, names_of, not_applicable
-from smart_app.core.safety.history import YEAR_DAYS, treatment_history
 
 SUBSTANCE = ("ketamine-use-disorder", "intoxication", "substance-use-disorder", "alcohol-use-disorder")
 
@@ -20,9 +19,7 @@ def check(ctx: SafetyContext) -> list[Outcome]:
     if matches:
         ketamine_specific = any(m.value_set in ("ketamine-use-disorder", "intoxication") for m in matches)
         # Serial: the order allows repeats, or it follows another ketamine treatment within the year.
-        serial = any(o.is_serial for o in ctx.orders) or bool(
-            ctx.orders and treatment_history(ctx.record, ctx.on, YEAR_DAYS).days
-        )
+        serial = any(o.is_serial for o in ctx.orders) or bool(ctx.orders and ctx.history.days)
         critical = ketamine_specific or serial
         what = "serial ketamine treatment" if serial else "a single treatment ordered or no order yet"
         return [
