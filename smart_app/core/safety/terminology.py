@@ -41,6 +41,11 @@ class ValueSetConcept:
     code: str
     display: str
     source: str  # "VSAC <oid> (<set id>)", "ICD-10-CM family <root> (<table> <version>)" or the RULES.md row
+    key: Key = field(default=("", ""), repr=False, compare=False)  # normalised (system, code), computed once
+
+    def __post_init__(self) -> None:
+        if not self.key[0]:
+            object.__setattr__(self, "key", _key(self.system, self.code))
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +73,7 @@ class ValueSet:
     _exact: frozenset[Key] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_exact", frozenset(_key(c.system, c.code) for c in self.concepts))
+        object.__setattr__(self, "_exact", frozenset(c.key for c in self.concepts))
 
     def match(self, concept: Concept | None) -> Coding | None:
         """The first coding of `concept` in this value set, or None."""
@@ -112,15 +117,7 @@ def _key(system: str, code: str) -> Key:
     return (system, normalise_code(system, code))
 
 
-@dataclass(frozen=True, slots=True)
-class _Candidate:
-    system: str
-    code: str
-    display: str
-    source: str
-
-
-Matcher = Callable[[_Candidate], bool]
+Matcher = Callable[[ValueSetConcept], bool]
 
 
 class _Composer:
@@ -137,17 +134,20 @@ class _Composer:
         self.built: dict[str, ValueSet] = {}
         self.building: set[str] = set()
         self._vsac: dict[str, Any] = {}
+        self._members: dict[str, list[ValueSetConcept]] = {}
 
     def vsac(self, set_id: str) -> Any:
         if set_id not in self._vsac:
             self._vsac[set_id] = read_json(f"vsac/{set_id}.json")
         return self._vsac[set_id]
 
-    def vsac_members(self, set_id: str) -> list[_Candidate]:
-        vs = self.vsac(set_id)
-        source = f"VSAC {vs['oid'] or vs['url']} ({set_id})"
-        rows = [(system, code, display) for system, group in vs["codes"].items() for code, display in group]
-        return [_Candidate(system, code, display, source) for system, code, display in rows]
+    def vsac_members(self, set_id: str) -> list[ValueSetConcept]:
+        if set_id not in self._members:
+            vs = self.vsac(set_id)
+            source = f"VSAC {vs['oid'] or vs['url']} ({set_id})"
+            rows = [(system, code, display) for system, group in vs["codes"].items() for code, display in group]
+            self._members[set_id] = [ValueSetConcept(system, code, display, source) for system, code, display in rows]
+        return self._members[set_id]
 
     def system(self, prefixed: str) -> tuple[str, str]:
         name, _, code = prefixed.partition(":")
@@ -157,7 +157,7 @@ class _Composer:
         tests: list[Matcher] = []
         if "codes" in spec:
             keys = frozenset(_key(*self.system(c)) for c in spec["codes"])
-            tests.append(lambda c: _key(c.system, c.code) in keys)
+            tests.append(lambda c: c.key in keys)
         if "system" in spec:
             wanted = self.systems[spec["system"]]
             tests.append(lambda c: c.system == wanted)
@@ -168,23 +168,27 @@ class _Composer:
             display = re.compile(spec["display"])
             tests.append(lambda c: display.search(c.display) is not None)
         if "in_value_set" in spec:
-            members = frozenset(_key(m.system, m.code) for m in self.vsac_members(spec["in_value_set"]))
-            tests.append(lambda c: _key(c.system, c.code) in members)
+            members = frozenset(m.key for m in self.vsac_members(spec["in_value_set"]))
+            tests.append(lambda c: c.key in members)
         if "concept" in spec:
             other = self.concept(spec["concept"]).exact_codings
-            tests.append(lambda c: _key(c.system, c.code) in other)
+            tests.append(lambda c: c.key in other)
         if "unless" in spec:
             unless = self.matcher(spec["unless"])
             tests.append(lambda c: not unless(c))
         if not tests and not spec.get("all"):
             raise ValueError(f"empty matcher {dict(spec)!r}")
+        if len(tests) == 1:
+            return tests[0]
         return lambda c: all(t(c) for t in tests)
 
     def any_of(self, specs: Iterable[Mapping[str, Any]] | None) -> Matcher:
         matchers = [self.matcher(s) for s in specs or ()]
+        if len(matchers) == 1:
+            return matchers[0]
         return (lambda c: any(m(c) for m in matchers)) if matchers else (lambda c: True)
 
-    def candidates(self, include: Mapping[str, Any]) -> tuple[list[_Candidate], str]:
+    def candidates(self, include: Mapping[str, Any]) -> tuple[list[ValueSetConcept], str]:
         if "value_set" in include:
             vs = self.vsac(include["value_set"])
             label = (
@@ -198,15 +202,15 @@ class _Composer:
             source = f"ICD-10-CM family {root} ({self.table})"
             billable_only = bool(include.get("billable_only"))
             codes = [(code, display) for code, display, leaf in family["codes"] if leaf or not billable_only]
-            return [_Candidate(ICD10CM, code, display, source) for code, display in codes], source
+            return [ValueSetConcept(ICD10CM, code, display, source) for code, display in codes], source
         if "concept" in include:
             other = self.concept(include["concept"])
-            return [_Candidate(c.system, c.code, c.display, c.source) for c in other.concepts], f"concept {other.name}"
+            return list(other.concepts), f"concept {other.name}"
         source = include["source"]
         found = []
         for code, display in include["codes"]:
             system, value = self.system(code)
-            found.append(_Candidate(system, value, display, source))
+            found.append(ValueSetConcept(system, value, display, source))
         return found, source
 
     def concept(self, name: str) -> ValueSet:
@@ -216,17 +220,17 @@ class _Composer:
             raise ValueError(f"concept {name} refers to itself through another concept")
         self.building.add(name)
         spec = self.declared[name]
-        members: dict[Key, _Candidate] = {}
+        members: dict[Key, ValueSetConcept] = {}
         sources: list[str] = []
         for include in spec["include"]:
             found, label = self.candidates(include)
             keep = self.any_of(include.get("where"))
             sources.append(label + (" (subset)" if "where" in include else ""))
             for c in found:
-                if keep(c):
-                    members.setdefault(_key(c.system, c.code), c)
+                if c.key not in members and keep(c):
+                    members[c.key] = c
         excludes = [(self.matcher(x), x) for x in spec.get("exclude", ())]
-        kept: list[_Candidate] = []
+        kept: list[ValueSetConcept] = []
         excluded: list[Exclusion] = []
         for c in members.values():
             rule = next((x for m, x in excludes if m(c)), None)
@@ -239,7 +243,7 @@ class _Composer:
         for c in kept:
             window = next((w for m, w in windows if m(c)), None)
             if window is not None:
-                episodes[_key(c.system, c.code)] = window
+                episodes[c.key] = window
         words = spec.get("words", {}).get("list", [])
         built = ValueSet(
             name=name,
@@ -247,7 +251,7 @@ class _Composer:
             kind=spec["kind"],
             rules=tuple(spec.get("rules", ())),
             source="; ".join(dict.fromkeys(sources)),
-            concepts=tuple(ValueSetConcept(c.system, c.code, c.display, c.source) for c in kept),
+            concepts=tuple(kept),
             excluded=tuple(excluded),
             episodes=episodes,
             words=frozenset(w.lower() for w in words),
