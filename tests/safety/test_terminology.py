@@ -20,7 +20,7 @@ from smart_app.core.model import ICD10CM, RXNORM, SNOMED, Coding, Concept
 from smart_app.core.safety.terminology import value_set, value_set_names
 from smart_app.mappings import read_json
 from tests import fhir_factory as f
-from tests.safety.builders import ON, condition, only, rules, run, severities
+from tests.safety.builders import ON, condition, only, outcome, rules, run, severities, status
 
 RECENT = "2026-10-20"  # a month before the evaluation date (builders.ON, 2026-11-21)
 LONG_AGO = "2019-03-02"
@@ -144,14 +144,14 @@ def test_every_icd10cm_code_comes_from_vsac_or_the_code_table() -> None:
 def test_recent_myocardial_infarction_is_cardiovascular_disease_and_needs_an_ecg(coding: tuple[str, str, str]) -> None:
     report = run(condition(coding, onsetDateTime=RECENT))
     assert only(report, "CI-CV").severity == "warning"
-    assert "PRE-ECG" in rules(report) and "PRE-NONE" not in rules(report)
+    assert "PRE-ECG" in rules(report)
     evidence = only(report, "CI-CV").evidence
     assert any("within 90 days (local default acute_episode_days)" in e.description for e in evidence)
 
 
 def test_an_old_mi_episode_code_does_not_count_but_old_mi_does() -> None:
     old_episode = run(condition(icd("I21.4", "NSTEMI"), onsetDateTime=LONG_AGO))
-    assert "CI-CV" not in rules(old_episode) and "PRE-NONE" in rules(old_episode)
+    assert status(old_episode, "CI-CV") == status(old_episode, "PRE-ECG") == "not-applicable"
     old_mi = run(condition(icd("I25.2", "Old myocardial infarction"), onsetDateTime=LONG_AGO))
     assert only(old_mi, "CI-CV").severity == "warning" and "PRE-ECG" in rules(old_mi)
 
@@ -332,7 +332,7 @@ def test_cocaine_and_stimulant_use_disorders_fire_ci_sud(coding: tuple[str, str,
     ],
 )
 def test_remission_codes_do_not_fire_a_contraindication(coding: tuple[str, str, str]) -> None:
-    assert severities(run(condition(coding)), "CI-SUD") <= {"info"}
+    assert status(run(condition(coding)), "CI-SUD") == "not-applicable"
 
 
 def test_hallucinogen_use_disorder_counts_as_ketamine_specific() -> None:
@@ -346,7 +346,8 @@ def test_intoxication_is_critical_while_recent_then_counts_as_the_disorder_it_na
 
 
 def test_opioid_abuse_is_the_anzca_note_not_a_contraindication() -> None:
-    assert severities(run(condition(icd("F11.10", "Opioid abuse, uncomplicated"))), "CI-SUD") == {"info"}
+    sud = outcome(run(condition(icd("F11.10", "Opioid abuse, uncomplicated"))), "CI-SUD")
+    assert sud.status == "not-applicable" and "Opioid use disorder on record" in sud.summary
 
 
 # --- CI-RESCUE ----------------------------------------------------------------------------------------------------
@@ -414,7 +415,7 @@ def test_check_command_reads_an_nstemi_and_a_tbi_sequela(tmp_path: Path, capsys:
     assert main(["check", str(path), "--date", ON.date().isoformat(), "--json"]) == 0
     found = {x["rule_id"]: x["severity"] for x in json.loads(capsys.readouterr().out)["findings"]}
     assert found["CI-CV"] == "warning" and found["PRE-ECG"] == "warning"
-    assert "CI-ICP-IOP" not in found and "PRE-NONE" not in found
+    assert "CI-ICP-IOP" not in found
 
 
 def test_observation_prefetch_is_derived_from_the_value_sets_and_stays_short() -> None:
