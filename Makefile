@@ -16,8 +16,8 @@ demo: $(STAMP)
 	$(BIN)/smart-app demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check smart_app tests benchmarks
-	$(BIN)/ruff format --check smart_app tests benchmarks
+	$(BIN)/ruff check smart_app tests benchmarks tools
+	$(BIN)/ruff format --check smart_app tests benchmarks tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

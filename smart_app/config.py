@@ -71,6 +71,14 @@ class LocalDefaults(BaseSettings):
     )
     weight_lookback_days: int = Field(30, description="days a body weight counts as current for mg/kg checks")
     pregnancy_test_lookback_days: int = Field(30, description="days a positive hCG counts as current")
+    acute_episode_days: int = Field(
+        90,
+        description="days an acute-episode condition code (myocardial infarction, brain or eye injury, intoxication) "
+        "counts from its onset, else its recorded date",
+    )
+    pregnancy_episode_days: int = Field(
+        300, description="days a pregnancy condition code counts from its onset, else its recorded date"
+    )
 
     ketamine_infusion_concentration_mg_per_ml: float = Field(
         1.0, description="standard ketamine infusion concentration (mg/mL) for generated orders"

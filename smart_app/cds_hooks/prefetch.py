@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import cast, get_args
 from urllib.parse import parse_qsl
 
-from smart_app.core.model import DataCategory
-from smart_app.mappings import read_json
+from smart_app.core.model import LOINC, DataCategory
+from smart_app.core.safety.terminology import codes_of_kind
 
 USER_TOKENS = frozenset({"userPractitionerId", "userPractitionerRoleId", "userPatientId", "userRelatedPersonId"})
 _TOKEN = re.compile(r"\{\{([^{}]*)\}\}")
@@ -56,14 +56,12 @@ CONDITIONS = PrefetchQuery(
 
 
 def _observation_codes() -> str:
-    """Every LOINC code the safety rules read (mappings/value_sets.json), as one token search: `system|code,...`.
+    """Every LOINC code the safety rules read (the observation concepts of mappings/concepts.json), as one token
+    search: `system|code,...`.
 
     Asking only for these keeps a patient's thousands of vital signs out of the request; the value sets stay the
     one place that says which observations matter."""
-    data = read_json("value_sets.json")
-    loinc = data["systems"]["loinc"]
-    codes = sorted({c["code"] for vs in data["value_sets"].values() for c in vs["concepts"] if c["system"] == "loinc"})
-    return ",".join(f"{loinc}|{code}" for code in codes)
+    return ",".join(f"{LOINC}|{code}" for code in codes_of_kind("observation", LOINC))
 
 
 OBSERVATIONS = PrefetchQuery(

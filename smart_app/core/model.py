@@ -372,5 +372,7 @@ def _index_by_coding(items: tuple[_C, ...]) -> dict[tuple[str, str], tuple[_C, .
 def _select(
     items: tuple[T, ...], index: dict[tuple[str, str], tuple[T, ...]], keys: Iterable[tuple[str, str]]
 ) -> list[T]:
+    if isinstance(keys, set | frozenset) and len(keys) > len(index):
+        keys = [key for key in index if key in keys]  # a value set has thousands of codes, a record few: probe those
     found = {id(item): item for key in keys for item in index.get(key, ())}
     return [item for item in items if id(item) in found] if len(found) > 1 else list(found.values())

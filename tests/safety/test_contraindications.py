@@ -55,14 +55,14 @@ def test_without_reference_range_the_local_default_upper_limit_is_used() -> None
     "coding",
     [
         GLAUCOMA_SNOMED,
-        (f.ICD10CM, "H40.11X0", "Primary open-angle glaucoma, stage unspecified"),
+        (f.ICD10CM, "H40.1110", "Primary open-angle glaucoma, right eye, stage unspecified"),
         (f.SNOMED, "4210003", "Ocular hypertension"),
         (f.ICD10CM, "S06.2X1A", "Diffuse traumatic brain injury with LOC of 30 minutes or less, initial encounter"),
         (f.ICD10CM, "C71.9", "Malignant neoplasm of brain, unspecified"),
     ],
 )
 def test_raised_icp_or_iop_conditions_are_critical(coding: tuple[str, str, str]) -> None:
-    finding = only(run(condition(coding)), "CI-ICP-IOP")
+    finding = only(run(condition(coding, onsetDateTime="2026-10-20")), "CI-ICP-IOP")  # a recent injury counts
     assert finding.severity == "critical"
     assert "weak relative" in finding.detail  # ASRA's weaker wording is shown beside ANZCA's
 
@@ -101,7 +101,8 @@ def hcg(value: str, effective: str = "2026-11-15T08:00:00Z") -> dict[str, Any]:
 
 
 def test_pregnancy_condition_is_a_warning() -> None:
-    assert only(run(condition((f.SNOMED, "77386006", "Pregnancy"))), "CI-PREG").severity == "warning"
+    pregnancy = condition((f.SNOMED, "77386006", "Pregnancy"), onsetDateTime="2026-09-01")
+    assert only(run(pregnancy), "CI-PREG").severity == "warning"
 
 
 def test_recent_positive_hcg_fires_but_negative_or_old_does_not() -> None:

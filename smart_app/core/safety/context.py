@@ -30,7 +30,7 @@ class SafetyContext:
     mme: MmeReport | None = None
 
     def conditions(self, *value_sets: str) -> list[ConditionMatch]:
-        return active_conditions(self.record, value_sets, self.on)
+        return active_conditions(self.record, value_sets, self.on, self.settings)
 
     @property
     def weight_kg(self) -> float | None:

@@ -4,6 +4,11 @@ Status rules (FHIR R4): a Condition counts when its clinicalStatus is active/rec
 abatement) and its verificationStatus is not refuted or entered-in-error; an Observation counts when its status is
 final, amended, corrected or preliminary and it is dated no later than the evaluation time. Everything else
 (resolved, inactive, remission, cancelled, entered-in-error, undated results) is never active evidence.
+
+Recency: a Condition coded only with a concept's episode codes (myocardial infarction, brain or eye injury,
+intoxication, pregnancy: mappings/concepts.json) counts only while its onset, else its recordedDate, is within the
+concept's window (a local default, e.g. acute_episode_days); an undated one counts, and its evidence says so.
+Codes a concept excludes (history-of, suspected, sequela, remission ...) never reach a rule: see terminology.py.
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from smart_app.config import LocalDefaults, local_defaults
 from smart_app.core.model import Coding, Condition, MedicationUse, Observation, PatientRecord, Quantity
 from smart_app.core.outcomes import Evidence
-from smart_app.core.safety.terminology import describe_coding, value_set
+from smart_app.core.safety.terminology import ValueSet, describe_coding, value_set
 
 ACTIVE_CLINICAL = frozenset({"active", "recurrence", "relapse"})
 EXCLUDED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
@@ -38,6 +44,7 @@ def is_active_condition(condition: Condition, on: datetime) -> bool:
 class ConditionMatch:
     condition: Condition
     value_set: str
+    recency: str | None = None  # for an episode code: how recent it is, against which local default
 
     @property
     def evidence(self) -> Evidence:
@@ -47,17 +54,56 @@ class ConditionMatch:
         status = c.clinical_status or "no clinical status"
         if c.verification_status in UNCONFIRMED_VERIFICATION:
             status += f", {c.verification_status}: not confirmed"
+        if self.recency:
+            status += f", {self.recency}"
         return Evidence(c.reference, f"{c.code.label}{code}, {status}", c.onset or c.recorded)
 
 
-def active_conditions(record: PatientRecord, names: Iterable[str], on: datetime) -> list[ConditionMatch]:
-    """Active conditions in any of the named value sets, in the order given by `names`."""
+def _recency(vs: ValueSet, condition: Condition, on: datetime, settings: LocalDefaults) -> tuple[bool, str | None]:
+    """Whether `condition` counts for `vs` now, and (for episode codes) a note on its recency.
+
+    Any matching coding that is not an episode code counts as it is; episode codes count while dated within their
+    window (onset, else recordedDate), and undated ones count with a note that recency is unknown."""
+    windows = []
+    for coding in condition.code.codings:
+        if coding.system and coding.code and vs.contains_coding(coding):
+            window = vs.episode_window(coding)
+            if window is None:
+                return True, None
+            windows.append(window)
+    if not windows:
+        return False, None
+    setting = max(windows, key=lambda name: int(getattr(settings, name)))
+    days = int(getattr(settings, setting))
+    when = condition.onset or condition.recorded
+    if when is None:
+        return True, f"undated episode code: recency unknown (local default {setting} = {days} days)"
+    age = (on - when).total_seconds() / 86400
+    if age > days:
+        return False, None
+    what = "onset" if condition.onset else "recorded"
+    return True, f"{what} {age:.0f} days ago, within {days} days (local default {setting})"
+
+
+def active_conditions(
+    record: PatientRecord, names: Iterable[str], on: datetime, settings: LocalDefaults | None = None
+) -> list[ConditionMatch]:
+    """Active, current conditions in any of the named value sets, in the order given by `names`.
+
+    Each condition is reported once, under the first named set it counts for (a set that names another concept's
+    codes as its own exclusion keeps them apart across calls as well)."""
+    s = settings or local_defaults()
     found: list[ConditionMatch] = []
+    seen: set[int] = set()
     for name in names:
         vs = value_set(name)
-        codings = vs.exact_codings
-        candidates = record.conditions if codings is None else record.conditions_coded(codings)
-        found.extend(ConditionMatch(c, name) for c in candidates if vs.contains(c.code) and is_active_condition(c, on))
+        for c in record.conditions_coded(vs.exact_codings):
+            if id(c) in seen or not is_active_condition(c, on):
+                continue
+            counts, recency = _recency(vs, c, on, s)
+            if counts:
+                seen.add(id(c))
+                found.append(ConditionMatch(c, name, recency))
     return found
 
 
@@ -72,12 +118,10 @@ def observations_in(
     """Valid results coded in value set `name`, newest first, optionally within `lookback_days` of `on`."""
     vs = value_set(name)
     since = on - timedelta(days=lookback_days) if lookback_days is not None else None
-    codings = vs.exact_codings
-    candidates = record.observations if codings is None else record.observations_coded(codings)
     found = [
         o
-        for o in candidates
-        if vs.contains(o.code) and is_result(o, on) and (since is None or (o.when is not None and o.when >= since))
+        for o in record.observations_coded(vs.exact_codings)
+        if is_result(o, on) and (since is None or (o.when is not None and o.when >= since))
     ]
     return sorted(found, key=lambda o: o.when or on, reverse=True)
 
@@ -119,21 +163,16 @@ def is_current_medication(med: MedicationUse) -> bool:
 
 
 def medication_in(med: MedicationUse, name: str) -> Coding | str | None:
-    """What places `med` in value set `name`: a coding of the medication or an ingredient, else (fallback for
-    uncoded or product-coded entries) the value set's single-word ingredient name found as a word in its name."""
+    """What places `med` in value set `name`: a coding of the medication or of an ingredient, else (for uncoded or
+    product-coded entries, e.g. a fixed-dose combination no set lists) one of the set's ingredient words found as a
+    word in the medication's or an ingredient's text or display (mappings/concepts.json 'words')."""
     vs = value_set(name)
-    for concept in (med.medication, *(i.item for i in med.ingredients)):
+    concepts = (med.medication, *(i.item for i in med.ingredients))
+    for concept in concepts:
         coding = vs.match(concept)
         if coding is not None:
             return coding
-    text = " ".join(
-        x
-        for c in (med.medication, *(i.item for i in med.ingredients))
-        for x in (c.text, *(d.display for d in c.codings))
-        if x
-    ).lower()
-    for entry in vs.concepts:
-        word = entry.display.lower()
-        if " " not in word and re.search(rf"\b{re.escape(word)}\b", text):
-            return word
-    return None
+    if not vs.words:
+        return None
+    text = " ".join(x for c in concepts for x in (c.text, *(d.display for d in c.codings)) if x).lower()
+    return next((word for word in re.findall(r"[a-z][a-z-]*", text) if word in vs.words), None)

@@ -92,7 +92,7 @@ def _high_dose(ctx: SafetyContext) -> tuple[list[str], list[Missing]]:
 
 
 def _lft_status(ctx: SafetyContext) -> tuple[BaselineTestStatus, list[Evidence], list[Missing]]:
-    matches = ctx.conditions("severe-liver-disease", "chronic-hepatitis", "alcohol-use-disorder")
+    matches = ctx.conditions("severe-liver-disease", "chronic-hepatitis", "liver-disease", "alcohol-use-disorder")
     reasons = [m.condition.code.label for m in matches]
     trigger_evidence = [m.evidence for m in matches]
     tests = recent_liver_tests(ctx)

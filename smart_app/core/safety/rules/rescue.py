@@ -1,8 +1,9 @@
 """CI-RESCUE: relative contraindications to benzodiazepine rescue (ASRA Q2: "may not be good candidates").
 
 ASRA names HIV antiretrovirals, poorly controlled myasthenia gravis and a history of adverse reaction to
-benzodiazepines. Antiretrovirals are matched from the VERIFIED ingredient list only (ritonavir, cobicistat and the
-other protease inhibitors have no verified code yet: see mappings/value_sets.json), so an HIV diagnosis is also used.
+benzodiazepines. Antiretrovirals are matched by code (the VSAC ritonavir/cobicistat booster set and the VERIFIED
+ingredient RXCUIs) or, for combinations no set lists, by ingredient name (mappings/concepts.json), so an HIV
+diagnosis is also used.
 """
 
 from __future__ import annotations
