@@ -249,7 +249,13 @@ CASES = (
         ketamine,
         frozenset({"CI-ICP-IOP"}),
     ),
-    Case("alert", "pregnancy", healthy(condition(SNOMED, "77386006", "Pregnancy")), ketamine, frozenset({"CI-PREG"})),
+    Case(
+        "alert",
+        "pregnancy (onset 4 months ago)",
+        healthy(condition(SNOMED, "77386006", "Pregnancy", onset="2026-08-01")),
+        ketamine,
+        frozenset({"CI-PREG"}),
+    ),
     Case(
         "alert",
         "delirium",
