@@ -208,9 +208,10 @@ class ServeProcess:
 
 
 @contextmanager
-def running_serve(env: Mapping[str, str], *args: str, workdir: Path) -> Iterator[ServeProcess]:
-    """`smart-app serve` on a free port with exactly `env` added to this environment; stopped (SIGTERM) at exit."""
-    port = free_port()
+def running_serve(env: Mapping[str, str], *args: str, workdir: Path, port: int | None = None) -> Iterator[ServeProcess]:
+    """`smart-app serve` on `port` (default: a free one) with `env` (this environment's SMART_APP_* and DATABASE_URL
+    left out); stopped with SIGTERM, as a process manager does, at exit."""
+    port = port or free_port()
     base_url = f"http://127.0.0.1:{port}"
     log_path = workdir / f"serve-{port}.log"
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("SMART_APP_") and k != "DATABASE_URL"}
