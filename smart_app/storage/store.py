@@ -238,7 +238,8 @@ def open_engine(url: str) -> Engine:
     except (ModuleNotFoundError, NoSuchModuleError) as exc:
         if parsed.get_backend_name() == "postgresql":
             raise StorageConfigError(
-                "DATABASE_URL names PostgreSQL but its driver is not installed: pip install 'smart-app[postgres]'"
+                "the database URL names PostgreSQL but its driver (psycopg) is not installed: "
+                "pip install 'smart-app[postgres]'"
             ) from exc
         raise StorageConfigError(f"no driver for database backend {parsed.get_backend_name()!r}") from exc
     if parsed.get_backend_name() == "sqlite":

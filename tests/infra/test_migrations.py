@@ -104,7 +104,9 @@ def test_missing_postgres_driver_is_one_line_naming_the_install(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setitem(sys.modules, "psycopg", None)  # as if the postgres extra were not installed
-    with pytest.raises(StorageConfigError, match=r"^DATABASE_URL names PostgreSQL but its driver is not installed"):
+    with pytest.raises(
+        StorageConfigError, match=r"^the database URL names PostgreSQL but its driver \(psycopg\) is not installed"
+    ):
         FeedbackStore("postgresql+psycopg://u:p@127.0.0.1:5432/cds")
     assert main(["feedback-report", "--database-url", "postgresql://u:p@127.0.0.1:5432/cds"]) == 2
     err = capsys.readouterr().err
