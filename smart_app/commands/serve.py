@@ -93,16 +93,16 @@ def _error(message: str) -> int:
     return 2
 
 
-def _smart_app_configured() -> bool:
+def _smart_settings() -> Any:
+    """The SMART app's settings when it will be mounted, else None."""
     from pydantic import ValidationError
 
     from smart_app.smart.settings import SmartConfigError, SmartSettings
 
     try:
-        SmartSettings()
+        return SmartSettings()
     except (SmartConfigError, ValidationError):
-        return False
-    return True
+        return None
 
 
 def _check_state(workers: int, *, auth_enabled: bool) -> str | None:
@@ -111,12 +111,18 @@ def _check_state(workers: int, *, auth_enabled: bool) -> str | None:
 
     from smart_app.storage.shared import SharedStateError, open_shared_state
 
+    smart = _smart_settings()
+    if workers > 1 and smart is not None and not smart.session_secret:
+        return (
+            f"--workers {workers} needs SMART_APP_SMART_SESSION_SECRET (dev mode would give each worker its own "
+            "random secret, so a session cookie from one would not open on another)"
+        )
     try:
         shared = open_shared_state()
     except SharedStateError as exc:
         return str(exc)
     if shared is None:
-        if workers > 1 and (auth_enabled or _smart_app_configured()):
+        if workers > 1 and (auth_enabled or smart is not None):
             return (
                 f"--workers {workers} needs a shared store for the JWT replay cache and SMART sessions: set "
                 "SMART_APP_REDIS_URL and SMART_APP_STATE_KEY (see README, 'Several workers and hosts'), "

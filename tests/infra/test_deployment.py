@@ -204,3 +204,17 @@ def test_several_workers_without_a_shared_store_are_refused(
     assert main(["serve", "--workers", "2"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "SMART_APP_REDIS_URL" in err and "--workers 2" in err
+
+
+def test_several_workers_with_the_smart_app_need_the_shared_store_even_without_auth(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("SMART_APP_REDIS_URL", raising=False)
+    monkeypatch.setenv("SMART_APP_SMART_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("SMART_APP_SMART_REDIRECT_URI", "https://app.example.org/smart/callback")
+    monkeypatch.setenv("SMART_APP_SMART_DEV_MODE", "true")
+    assert main(["serve", "--workers", "2", "--no-auth"]) == 2
+    assert "SMART_APP_SMART_SESSION_SECRET" in capsys.readouterr().err  # each worker would invent its own
+    monkeypatch.setenv("SMART_APP_SMART_SESSION_SECRET", "s" * 40)
+    assert main(["serve", "--workers", "2", "--no-auth"]) == 2
+    assert "SMART_APP_REDIS_URL" in capsys.readouterr().err  # sessions would live in one worker only
