@@ -3,8 +3,8 @@ and on a real PostgreSQL server."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -198,8 +198,8 @@ def test_default_is_an_sqlite_file_under_var(monkeypatch: pytest.MonkeyPatch, tm
     assert (tmp_path / "var" / "smart_app.sqlite3").exists()
 
 
-@pytest.mark.skipif(importlib.util.find_spec("psycopg") is not None, reason="psycopg is installed")
-def test_postgres_without_driver_is_a_clear_error() -> None:
+def test_postgres_without_driver_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if the postgres extra were not installed
     with pytest.raises(StorageConfigError, match=r"smart-app\[postgres\]"):
         FeedbackStore("postgresql+psycopg://u:p@localhost/cds")
 
