@@ -145,11 +145,29 @@ def _check_state(workers: int, *, auth_enabled: bool) -> str | None:
 
 def _prepare_database() -> str | None:
     """Upgrade (or check) the feedback database once, before workers start; why it failed, or None."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from smart_app.cds_hooks.settings import ServiceSettings
-    from smart_app.storage import FeedbackStore, StorageConfigError
+    from smart_app.storage import StorageConfigError, migrate
+    from smart_app.storage.store import StorageSettings, describe_database_error, open_engine, resolve_database_url
 
     try:
-        FeedbackStore(ServiceSettings().database_url).close()
+        engine = open_engine(resolve_database_url(ServiceSettings().database_url))
     except StorageConfigError as exc:
         return str(exc)
+    try:
+        if not StorageSettings().database_auto_migrate:
+            migrate.require_current(engine)
+            return None
+        before, after = migrate.upgrade(engine)
+    except migrate.SchemaNotCurrentError as exc:
+        return str(exc)
+    except SQLAlchemyError as exc:
+        return f"feedback database cannot be opened: {describe_database_error(exc)}"
+    finally:
+        engine.dispose()
+    if before != after:
+        print(
+            f"smart-app serve: feedback database schema upgraded from {before or '(empty)'} to {after}", file=sys.stderr
+        )
     return None
