@@ -15,6 +15,7 @@ from smart_app.fhir.bundle import FhirInputError
 
 COMMAND_MODULES: tuple[str, ...] = (
     "smart_app.commands.feedback_report",
+    "smart_app.commands.db",
     "smart_app.commands.mme",
     "smart_app.commands.check",
     "smart_app.commands.protocol",

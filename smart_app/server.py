@@ -3,6 +3,9 @@
 The SMART app needs its own configuration (client id, redirect URI, session secret, allowed issuers; see
 `smart_app.smart`). When that is absent or invalid the CDS Hooks service still runs and the log says why the
 SMART app is off, so a CDS-only deployment needs no SMART settings.
+
+State that every worker must share (the jti replay cache, SMART sessions) is in Redis when
+`SMART_APP_REDIS_URL` is set (`smart_app.storage.shared`), else in this process's memory.
 """
 
 from __future__ import annotations
@@ -15,16 +18,18 @@ from pydantic import ValidationError
 from smart_app.cds_hooks.app import create_app
 from smart_app.smart.settings import SmartConfigError, SmartSettings
 from smart_app.smart.web import create_smart_app
+from smart_app.storage.shared import open_shared_state
 
 log = logging.getLogger("smart_app")
 
 
 def create_server() -> FastAPI:
-    app = create_app()
+    shared = open_shared_state()  # SharedStateError (bad key) stops the worker; `serve` checks it first
+    app = create_app(shared_state=shared)
     try:
         smart_settings = SmartSettings()
     except (SmartConfigError, ValidationError) as exc:
         log.warning("SMART app not mounted at /smart: %s", str(exc).splitlines()[0])
         return app
-    app.mount("/smart", create_smart_app(smart_settings))
+    app.mount("/smart", create_smart_app(smart_settings, state=shared))
     return app

@@ -19,12 +19,10 @@ import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from pydantic import ValidationError
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from smart_app.cds_hooks.auth import AuthConfig, AuthError, JwtVerifier
 from smart_app.cds_hooks.context import HookRequest
-from smart_app.cds_hooks.models import Card
 from smart_app.cds_hooks.pipeline import BadHookRequest, PreconditionFailed, run_service
 from smart_app.cds_hooks.presented import PresentedCards
 from smart_app.cds_hooks.registry import Registry
@@ -32,6 +30,8 @@ from smart_app.cds_hooks.services import default_registry
 from smart_app.cds_hooks.settings import ServiceSettings
 from smart_app.config import LocalDefaults, local_defaults
 from smart_app.storage import FeedbackRequest, FeedbackStore
+from smart_app.storage.shared import SharedState
+from smart_app.storage.writer import CardIssuedWriter
 
 log = logging.getLogger("smart_app.cds_hooks")
 
@@ -78,17 +78,21 @@ def create_app(
     store: FeedbackStore | None = None,
     defaults: LocalDefaults | None = None,
     fhir_transport: httpx.AsyncBaseTransport | None = None,
+    shared_state: SharedState | None = None,
 ) -> FastAPI:
-    """The service. Injected parts (verifier, store, FHIR transport) are for tests and the in-process demo."""
+    """The service. Injected parts (verifier, store, FHIR transport) are for tests and the in-process demo;
+    `shared_state` is the deployment's shared store (Redis) for the jti replay cache, closed with the app."""
     settings = settings or ServiceSettings()
     registry = registry or default_registry()
-    state: dict[str, Any] = {"verifier": verifier, "store": store}
+    state: dict[str, Any] = {"verifier": verifier, "store": store, "writer": None}
     presented = PresentedCards()  # cards shown at order-select, not repeated at order-sign
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if shared_state is not None:
+            await shared_state.check()  # at start-up, so an unreachable Redis stops the worker rather than a call
         if settings.auth_enabled and state["verifier"] is None:
-            state["verifier"] = JwtVerifier(AuthConfig.from_env())
+            state["verifier"] = JwtVerifier(AuthConfig.from_env(), replay_store=shared_state)
         if not settings.auth_enabled:
             log.warning("CDS client authentication is OFF (--no-auth): for local testing only")
         if not settings.fhir_server_allowlist:
@@ -98,9 +102,15 @@ def create_app(
             )
         if state["store"] is None:  # at start-up, so a bad database URL stops the server rather than a call
             state["store"] = await run_in_threadpool(FeedbackStore, settings.database_url)
+        card_writer()
         yield
+        if state["writer"] is not None:  # write the queued card-issued rows before the process ends
+            await run_in_threadpool(state["writer"].close)
+            state["writer"] = None
         if verifier is None and state["verifier"] is not None:
             await state["verifier"].aclose()
+        if shared_state is not None:
+            await shared_state.aclose()
 
     app = FastAPI(title="smart_app CDS Hooks service", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.add_middleware(
@@ -117,12 +127,20 @@ def create_app(
         store_: FeedbackStore = state["store"]
         return store_
 
+    def card_writer() -> CardIssuedWriter:
+        if state["writer"] is None:
+            state["writer"] = CardIssuedWriter(feedback_store())
+        writer_: CardIssuedWriter = state["writer"]
+        return writer_
+
+    app.state.card_writer = card_writer  # for tests and diagnostics: stats(), flush()
+
     async def authenticated(request: Request) -> bool:
         if not settings.auth_enabled:
             return True
         current: JwtVerifier | None = state["verifier"]
         if current is None:  # app used without its lifespan (e.g. a bare ASGI transport)
-            current = state["verifier"] = JwtVerifier(AuthConfig.from_env())
+            current = state["verifier"] = JwtVerifier(AuthConfig.from_env(), replay_store=shared_state)
         base = (settings.public_base_url or str(request.base_url)).rstrip("/")
         try:
             await current.verify(request.headers.get("authorization"), audience=base + request.url.path)
@@ -182,8 +200,10 @@ def create_app(
             (time.perf_counter() - started) * 1000,
         )
         body = {"cards": [c.to_json() for c in cards]}
-        task = BackgroundTask(_remember_cards, feedback_store, service_id, hook_request.hook_instance, cards)
-        return JsonResponse(body, background=task if cards else None)
+        # Which rule each card came from, for feedback reports: queued to the one bounded writer (never blocks).
+        topics = {c.uuid: (c.source.topic.code if c.source.topic else "unknown") for c in cards}
+        card_writer().submit(service_id, hook_request.hook_instance, topics)
+        return JsonResponse(body)
 
     @app.post("/cds-services/{service_id}/feedback")
     async def feedback(service_id: str, request: Request) -> Response:
@@ -211,15 +231,6 @@ def create_app(
         return operation_outcome(500, "exception", "internal error")
 
     return app
-
-
-async def _remember_cards(store: Any, service_id: str, hook_instance: str, cards: list[Card]) -> None:
-    """Which rule each card came from, for feedback reports; after the response, so it costs the EHR nothing."""
-    topics = {c.uuid: (c.source.topic.code if c.source.topic else "unknown") for c in cards}
-    try:
-        await run_in_threadpool(lambda: store().record_cards_issued(service_id, hook_instance, topics))
-    except Exception as exc:
-        log.error("hook %s: issued cards not recorded: %s", hook_instance, type(exc).__name__)
 
 
 def _validation_text(exc: ValidationError) -> str:

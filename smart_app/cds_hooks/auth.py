@@ -23,7 +23,12 @@ Configuration (JSON list of issuers), from the environment:
       "jwks": null}]
 
 Optional numbers: `SMART_APP_CDS_JWT_LEEWAY_S` (clock skew, default 60), `SMART_APP_CDS_JWT_MAX_AGE_S` (oldest
-`iat` accepted, default 300), `SMART_APP_CDS_JWT_REPLAY_CACHE_SIZE` (default 100000).
+`iat` accepted, default 300), `SMART_APP_CDS_JWT_REPLAY_CACHE_SIZE` (default 100000, the in-process cache only).
+
+The replay cache is the deployment's shared store when one is configured (`SMART_APP_REDIS_URL`, see
+`smart_app.storage.shared`): a jti is claimed there with `SET NX` and a TTL ending when the token could no longer
+pass the exp and age checks, so a token replayed to another worker or host, or after a restart, is refused. Without
+one it is this process's memory. When the shared store cannot be reached the call is refused (fail closed).
 
 `AuthError` messages are for the server log only; the caller answers 401 with no detail.
 """
@@ -33,10 +38,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
 import logging
 import os
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +54,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, RSAKey
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from smart_app.storage.shared import MemoryState, SharedState, SharedStateError
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +163,7 @@ class JwtVerifier:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
+        replay_store: SharedState | None = None,
     ) -> None:
         self.config = config
         self._issuers = {issuer.iss: issuer for issuer in config.issuers}
@@ -163,7 +171,9 @@ class JwtVerifier:
         self._clock = clock
         self._http = httpx.AsyncClient(timeout=config.jwks_timeout_s, transport=transport, follow_redirects=False)
         self._jwks = _JwksCache(self._http, config)
-        self._replay = _ReplayCache(config.replay_cache_size)
+        self._replay = _ReplayCache(
+            replay_store or MemoryState(config.replay_cache_size, name="in-process JWT replay cache")
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -189,7 +199,7 @@ class JwtVerifier:
             verified = jwt.decode(token, key, algorithms=[alg])
         except JoseError as exc:
             raise AuthError(f"signature not valid ({exc.error})") from exc
-        return self._check_claims(verified.claims, issuer.iss, audience)
+        return await self._check_claims(verified.claims, issuer.iss, audience)
 
     async def _key_for(self, issuer: TrustedIssuer, jku: Any, kid: str) -> ECKey | RSAKey:
         if jku is not None:
@@ -205,7 +215,7 @@ class JwtVerifier:
             return await self._jwks.key(issuer.jwks_url, kid)
         raise AuthError("token has no jku and the issuer has no configured JWK Set")
 
-    def _check_claims(self, claims: Mapping[str, Any], iss: str, audience: str) -> VerifiedClient:
+    async def _check_claims(self, claims: Mapping[str, Any], iss: str, audience: str) -> VerifiedClient:
         now = self._clock()
         leeway = self.config.leeway_s
         aud = claims.get("aud")
@@ -226,7 +236,7 @@ class JwtVerifier:
         sub, tenant = claims.get("sub"), claims.get("tenant")
         # Remember the jti until the token could no longer pass the exp or age checks above.
         forget_at = min(exp, iat + self.config.max_token_age_s) + leeway
-        if not self._replay.add(f"{iss}\x00{jti}", forget_at, now):
+        if not await self._replay.add(iss, jti, forget_at - now):
             raise AuthError("jti replayed")
         return VerifiedClient(
             iss=iss,
@@ -277,24 +287,19 @@ class _JwksCache:
 
 
 class _ReplayCache:
-    """jti values seen, each kept until its token could no longer be accepted; bounded in size."""
+    """jti values seen per issuer, each kept until its token could no longer be accepted (TTL in the store)."""
 
-    def __init__(self, max_size: int) -> None:
-        self._max_size = max_size
-        self._seen: OrderedDict[str, float] = OrderedDict()
+    def __init__(self, store: SharedState) -> None:
+        self._store = store
 
-    def add(self, jti: str, forget_at: float, now: float) -> bool:
-        """False when `jti` was already seen; otherwise remember it and return True."""
-        while self._seen and next(iter(self._seen.values())) <= now:
-            self._seen.popitem(last=False)  # insertion order ≈ expiry order, as tokens share one max age
-        seen_until = self._seen.get(jti)
-        if seen_until is not None and seen_until > now:
-            return False
-        if len(self._seen) >= self._max_size:
-            log.warning("JWT replay cache full (%d); dropping the oldest jti", self._max_size)
-            self._seen.popitem(last=False)
-        self._seen[jti] = forget_at
-        return True
+    async def add(self, iss: str, jti: str, ttl_s: float) -> bool:
+        """False when `jti` of `iss` was already seen; otherwise remember it for `ttl_s` and return True."""
+        # Hashed: keys of fixed length, and the store never holds the client's raw identifiers.
+        digest = hashlib.sha256(f"{iss}\x00{jti}".encode()).hexdigest()
+        try:
+            return await self._store.claim(f"jti:{digest}", max(ttl_s, 1.0))
+        except SharedStateError as exc:
+            raise AuthError(f"replay cache unavailable: {exc}") from exc
 
 
 def _bearer_token(header: str | None) -> str:

@@ -126,6 +126,7 @@ async def _run_all(store_path: Path) -> list[tuple[Scenario, int, Any]]:
         for scenario in SCENARIOS:
             response = await client.post(f"/cds-services/{scenario.service}", json=build_request(scenario))
             results.append((scenario, response.status_code, response.json()))
+    app.state.card_writer().close()  # write the queued card-issued rows before the temporary database goes
     return results
 
 

@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         rows = store.report()
+        dropped = store.dropped_issued_rows()
     finally:
         store.close()
     if args.json:
@@ -45,8 +46,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not rows:
         print("No cards issued and no feedback recorded yet.")
-        return 0
-    print(_table(rows))
+    else:
+        print(_table(rows))
+    if dropped:
+        print(
+            f"Note: {dropped} card-issued rows were dropped under load (the service's writer queue was full), "
+            "so issued counts are a lower bound; feedback is never dropped."
+        )
     return 0
 
 

@@ -100,4 +100,10 @@ ERRORS: dict[str, ErrorKind] = {
         "The protocol asked for is not in the protocol catalogue.",
         "Choose a protocol from the list in the protocol builder.",
     ),
+    "state-unavailable": ErrorKind(
+        503,
+        "The app cannot reach its session store",
+        "The app keeps sign-ins in a shared store that did not answer, so it cannot tell who you are right now.",
+        "Try again in a minute; if it persists, tell your administrator (the app's Redis is unreachable).",
+    ),
 }

@@ -32,6 +32,7 @@ from smart_app.smart.oauth import OAuthFlowError, active_tokens, begin_authoriza
 from smart_app.smart.patient_data import PatientData, PatientDataError, load_patient_data
 from smart_app.smart.sessions import COOKIE_NAME, Session, SessionStore
 from smart_app.smart.settings import SmartSettings
+from smart_app.storage.shared import SharedState, SharedStateError
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +68,14 @@ class _Failure(Exception):
         self.reason = reason
 
 
-def create_smart_app(settings: SmartSettings, *, defaults: LocalDefaults | None = None) -> FastAPI:
+def create_smart_app(
+    settings: SmartSettings, *, defaults: LocalDefaults | None = None, state: SharedState | None = None
+) -> FastAPI:
+    """The app; `state` is the deployment's shared store (Redis) when it has several workers, else memory."""
     app = FastAPI(title="Ketamine and opioid safety: SMART app", docs_url=None, redoc_url=None, openapi_url=None)
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     templates.env.filters["inline_markdown"] = views.inline_markdown
-    store = SessionStore(settings.effective_session_secret, settings.session_ttl_seconds)
+    store = SessionStore(settings.effective_session_secret, settings.session_ttl_seconds, state)
     transport = _SharedTransport()
     app.state.sessions = store
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
@@ -99,18 +103,21 @@ def create_smart_app(settings: SmartSettings, *, defaults: LocalDefaults | None 
             path=urlsplit(str(request.url_for("overview"))).path,
         )
 
-    def current(request: Request) -> Session | None:
-        return store.get(request.cookies.get(COOKIE_NAME))
+    async def current(request: Request) -> Session | None:
+        return await store.get(request.cookies.get(COOKIE_NAME))
 
     async def authorized(request: Request) -> tuple[Session, PatientData]:
-        session = current(request)
+        session = await current(request)
         if session is None or session.tokens is None or session.config is None:
             raise _Failure("session-expired")
         try:
-            session.tokens = await active_tokens(settings, session.config, session.tokens, transport=transport)
+            refreshed = await active_tokens(settings, session.config, session.tokens, transport=transport)
         except OAuthFlowError as exc:
-            store.delete(session)
+            await store.delete(session)
             raise _Failure(exc.kind, exc.message) from exc
+        if refreshed is not session.tokens:
+            session.tokens = refreshed
+            await store.save(session)
         patient_id = session.tokens.context.patient
         assert patient_id is not None  # exchange_code refuses tokens without a patient
         tokens = session.tokens
@@ -136,8 +143,8 @@ def create_smart_app(settings: SmartSettings, *, defaults: LocalDefaults | None 
             log.warning("SMART launch refused: %s", exc)
             return error_page(request, "discovery-failed", str(exc))
         url, pending = begin_authorization(settings, config, launch=launch or None)
-        session = current(request) or store.create()
-        session.add_pending(pending)
+        session = await current(request) or await store.create()
+        await store.add_pending(session, pending)
         response = RedirectResponse(url, status_code=302)
         response.headers.update(_SECURITY_HEADERS)
         set_cookie(request, response, session)
@@ -150,10 +157,10 @@ def create_smart_app(settings: SmartSettings, *, defaults: LocalDefaults | None 
         state: str | None = None,
         error: str | None = None,
     ) -> Response:
-        session = current(request)
+        session = await current(request)
         if session is None:
             return error_page(request, "session-expired")
-        pending = session.take_pending(state, time.time()) if state else None
+        pending = await store.take_pending(session, state, time.time()) if state else None
         if pending is None:
             log.warning("SMART callback rejected: unknown, reused or expired state")
             return error_page(request, "bad-state")
@@ -167,9 +174,8 @@ def create_smart_app(settings: SmartSettings, *, defaults: LocalDefaults | None 
             log.warning("SMART sign-in failed: %s", exc.message)
             return error_page(request, exc.kind, exc.message)
         # A fresh session id at sign-in, so an id planted before it (session fixation) is worthless.
-        store.delete(session)
-        fresh = store.create()
-        fresh.tokens, fresh.config = tokens, pending.config
+        await store.delete(session)
+        fresh = await store.create(tokens=tokens, config=pending.config)
         response = RedirectResponse(str(request.url_for("overview")), status_code=303)
         response.headers.update(_SECURITY_HEADERS)
         set_cookie(request, response, fresh)
@@ -203,7 +209,7 @@ def create_smart_app(settings: SmartSettings, *, defaults: LocalDefaults | None 
     async def write_order(
         request: Request, protocol: str = Form(...), csrf_token: str = Form(""), override: str = Form("")
     ) -> Response:
-        session = current(request)
+        session = await current(request)
         if session is not None and not secrets.compare_digest(csrf_token, session.csrf_token):
             return error_page(request, "csrf")
         try:
@@ -230,7 +236,7 @@ def create_smart_app(settings: SmartSettings, *, defaults: LocalDefaults | None 
                 created = await fhir.create(order)
             except FhirWriteError as exc:
                 if exc.status == 401:  # the EHR revoked or expired the token early
-                    store.delete(session)
+                    await store.delete(session)
                     return error_page(request, "session-expired", "The draft order was not written.")
                 return error_page(request, "fhir-error", f"The draft order was not written: {exc}.")
         page = views.with_created(page, created)
@@ -242,6 +248,11 @@ def create_smart_app(settings: SmartSettings, *, defaults: LocalDefaults | None 
         if keys is None:
             return JSONResponse({"error": "this app does not use private_key_jwt"}, status_code=404)
         return JSONResponse(keys, headers={"Cache-Control": "max-age=3600"})
+
+    @app.exception_handler(SharedStateError)
+    async def state_unavailable(request: Request, exc: SharedStateError) -> Response:
+        log.error("SMART app: session store unavailable: %s", exc)
+        return error_page(request, "state-unavailable")
 
     @app.get("/error", name="error")
     async def error(request: Request, kind: str = "") -> Response:

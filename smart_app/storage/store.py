@@ -1,8 +1,12 @@
 """Feedback storage (SQLAlchemy 2.0): cards issued per rule, clinicians' accept/override feedback, and a report.
 
 The database is `DATABASE_URL` when set (e.g. `postgresql+psycopg://user:pw@host/db`, needs the `postgres`
-extra), otherwise an SQLite file at `./var/smart_app.sqlite3`. Writes commit before the call returns, so the
-feedback endpoint answers 200 only for feedback that is on disk. The URL is never logged (it may hold a password).
+extra), otherwise an SQLite file at `./var/smart_app.sqlite3` (the embedded default, one host). The schema comes
+from the Alembic migrations (`smart_app.storage.migrate`): opening a store upgrades it to head unless
+`SMART_APP_DATABASE_AUTO_MIGRATE=false`, in which case an old schema is a one-line error. Feedback writes commit
+before the call returns, so the feedback endpoint answers 200 only for feedback that is on disk; the service's
+card-issued rows go through one bounded writer (`smart_app.storage.writer`). The URL is never logged (it may hold
+a password).
 """
 
 from __future__ import annotations
@@ -15,20 +19,45 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, insert, select
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import Engine, Insert, create_engine, event, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from smart_app.storage import migrate
 from smart_app.storage.feedback import FeedbackItem
-from smart_app.storage.tables import Base, CardIssued, FeedbackRow
+from smart_app.storage.tables import AnalyticsDropped, CardIssued, FeedbackRow
 
 DEFAULT_SQLITE_PATH = Path("var") / "smart_app.sqlite3"
 TOP_REASONS = 3
 
 
 class StorageConfigError(RuntimeError):
-    """The database URL is malformed or its driver is not installed."""
+    """The database URL is malformed, its driver is not installed, or its schema is not current (one line)."""
+
+
+class StorageSettings(BaseSettings):
+    """Storage settings from the environment (`SMART_APP_` prefix)."""
+
+    model_config = SettingsConfigDict(env_prefix="SMART_APP_", extra="ignore", frozen=True)
+
+    database_auto_migrate: bool = Field(True, description="upgrade the schema when a store opens the database")
+    card_queue_size: int = Field(10_000, gt=0, description="responses whose card-issued rows may wait to be written")
+    card_batch_size: int = Field(500, gt=0, description="most responses' rows written in one commit")
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCard:
+    """One card-issued row: exactly what the table needs, nothing of the request or the card."""
+
+    card_uuid: str
+    service_id: str
+    rule_id: str
+    hook_instance: str | None
+    issued_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +93,22 @@ def resolve_database_url(database_url: str | None = None) -> str:
 
 
 class FeedbackStore:
-    def __init__(self, database_url: str | None = None) -> None:
-        self.engine = _create_engine(resolve_database_url(database_url))
-        Base.metadata.create_all(self.engine)
+    def __init__(self, database_url: str | None = None, *, migrate_schema: bool | None = None) -> None:
+        """Open the database; upgrade its schema (default: `SMART_APP_DATABASE_AUTO_MIGRATE`) or check it."""
+        self.engine = open_engine(resolve_database_url(database_url))
+        if migrate_schema is None:
+            migrate_schema = StorageSettings().database_auto_migrate
+        try:
+            if migrate_schema:
+                migrate.upgrade(self.engine)
+            else:
+                migrate.require_current(self.engine)
+        except migrate.SchemaNotCurrentError as exc:
+            self.engine.dispose()
+            raise StorageConfigError(str(exc)) from exc
+        except OperationalError as exc:
+            self.engine.dispose()
+            raise StorageConfigError(f"feedback database cannot be opened: {describe_database_error(exc)}") from exc
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def close(self) -> None:
@@ -77,26 +119,44 @@ class FeedbackStore:
 
     def record_cards_issued(self, service_id: str, hook_instance: str | None, cards: Mapping[str, str]) -> None:
         """Remember which rule (card topic code) each returned card came from: `cards` maps card uuid -> rule id."""
-        if not cards:
-            return
         now = datetime.now(UTC)
-        rows = [
-            {
-                "card_uuid": uuid,
-                "service_id": service_id,
-                "rule_id": rule,
-                "hook_instance": hook_instance,
-                "issued_at": now,
-            }
-            for uuid, rule in cards.items()
-        ]
-        try:  # card uuids are fresh per call, so one multi-row insert is the normal path
-            with self._sessions.begin() as session:
-                session.execute(insert(CardIssued), rows)
-        except IntegrityError:  # the same card recorded again: merge row by row, which is harmless
-            with self._sessions.begin() as session:
-                for row in rows:
-                    session.merge(CardIssued(**row))
+        self.write_issued([IssuedCard(uuid, service_id, rule, hook_instance, now) for uuid, rule in cards.items()])
+
+    def write_issued(self, rows: Sequence[IssuedCard], *, dropped: int = 0) -> None:
+        """Card-issued rows (and a count of rows dropped before them) in one transaction; a card already
+        recorded (a retried response) keeps its one row."""
+        if not rows and not dropped:
+            return
+        with self._sessions.begin() as session:
+            if rows:
+                values = [
+                    {
+                        "card_uuid": r.card_uuid,
+                        "service_id": r.service_id,
+                        "rule_id": r.rule_id,
+                        "hook_instance": r.hook_instance,
+                        "issued_at": r.issued_at,
+                    }
+                    for r in rows
+                ]
+                session.execute(self._insert_new_cards(), values)
+            if dropped:
+                session.add(AnalyticsDropped(recorded_at=datetime.now(UTC), rows_dropped=dropped))
+
+    def dropped_issued_rows(self) -> int:
+        """Card-issued rows the service dropped under load (its writer queue was full): the report's issued counts
+        are lower than the truth by at most this many."""
+        with self._sessions() as session:
+            return int(session.scalar(select(func.coalesce(func.sum(AnalyticsDropped.rows_dropped), 0))) or 0)
+
+    def _insert_new_cards(self) -> Insert:
+        match self.engine.dialect.name:
+            case "postgresql":
+                return postgresql.insert(CardIssued).on_conflict_do_nothing(index_elements=["card_uuid"])
+            case "sqlite":
+                return sqlite.insert(CardIssued).on_conflict_do_nothing(index_elements=["card_uuid"])
+            case _:  # pragma: no cover - the product runs on SQLite or PostgreSQL
+                return insert(CardIssued).prefix_with("IGNORE")
 
     def record(self, service_id: str, feedback: Sequence[FeedbackItem]) -> int:
         """Store feedback in one transaction, committed before returning; returns the number of new rows.
@@ -114,14 +174,16 @@ class FeedbackStore:
         with self._sessions() as session:
             counts = session.execute(select(CardIssued.rule_id, func.count()).group_by(CardIssued.rule_id))
             issued = {rule_id: count for rule_id, count in counts}
+            # The rule is looked up when feedback is stored; feedback that arrived before its card's row was written
+            # (another replica's writer, or this one's queue) finds it here.
             rows = session.execute(
                 select(
-                    FeedbackRow.rule_id,
+                    func.coalesce(FeedbackRow.rule_id, CardIssued.rule_id),
                     FeedbackRow.outcome,
                     FeedbackRow.override_reason_system,
                     FeedbackRow.override_reason_code,
                     FeedbackRow.override_reason_display,
-                )
+                ).outerjoin(CardIssued, CardIssued.card_uuid == FeedbackRow.card_uuid)
             )
             outcomes: Counter[tuple[str | None, str]] = Counter()
             reasons: dict[str | None, Counter[tuple[str | None, str | None, str | None]]] = {}
@@ -160,7 +222,7 @@ class FeedbackStore:
         return stored
 
 
-def _create_engine(url: str) -> Engine:
+def open_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -174,10 +236,12 @@ def _create_engine(url: str) -> Engine:
     try:
         engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
     except (ModuleNotFoundError, NoSuchModuleError) as exc:
-        raise StorageConfigError(
-            f"no driver for database backend {parsed.get_backend_name()!r}; "
-            "for PostgreSQL install the extra: pip install 'smart-app[postgres]'"
-        ) from exc
+        if parsed.get_backend_name() == "postgresql":
+            raise StorageConfigError(
+                "the database URL names PostgreSQL but its driver (psycopg) is not installed: "
+                "pip install 'smart-app[postgres]'"
+            ) from exc
+        raise StorageConfigError(f"no driver for database backend {parsed.get_backend_name()!r}") from exc
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_durable)
     return engine
@@ -223,3 +287,10 @@ def _row(service_id: str, item: FeedbackItem, rule_id: str | None, received_at: 
         user_comment=override.userComment if override else None,
         outcome_timestamp=item.outcomeTimestamp,
     )
+
+
+def describe_database_error(exc: Exception) -> str:
+    """One line from the driver's message (which names host and user at most, never the password)."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0][:200]}" if lines else type(cause).__name__

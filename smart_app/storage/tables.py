@@ -1,11 +1,16 @@
-"""Database tables. Times are stored in UTC."""
+"""Database tables. Times are stored in UTC.
+
+The schema is created and changed only by the Alembic migrations in `smart_app/storage/migrations/versions/`
+(`smart-app db upgrade`, or at service start-up); a change here needs a new revision there
+(tests/infra/test_migrations.py checks that the migrated schema equals these models).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -46,3 +51,16 @@ class FeedbackRow(Base):
     override_reason_display: Mapped[str | None] = mapped_column(Text)
     user_comment: Mapped[str | None] = mapped_column(Text)
     outcome_timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AnalyticsDropped(Base):
+    """Card-issued rows a service process dropped because its bounded writer queue was full (one row per batch).
+
+    The report adds them up, so it can say that its issued counts are a lower bound.
+    """
+
+    __tablename__ = "cds_analytics_dropped"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    rows_dropped: Mapped[int] = mapped_column(Integer)

@@ -1,9 +1,10 @@
-"""Feedback storage: validation of the CDS Hooks feedback body, durable writes, and the per-rule report."""
+"""Feedback storage: validation of the CDS Hooks feedback body, durable writes, and the per-rule report, on SQLite
+and on a real PostgreSQL server."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,14 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'feedback.sqlite3'}"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each store test on the embedded default (an SQLite file) and on a real PostgreSQL server (tests/services.py)."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path)
+    return str(request.getfixturevalue("postgres_url"))
+
+
 def seeded_store(url: str) -> FeedbackStore:
     store = FeedbackStore(url)
     store.record_cards_issued(SERVICE, "hook-1", {"c1": "KET-BP-01", "c2": "KET-BP-01", "c3": "KET-BP-01"})
@@ -53,8 +62,8 @@ def seeded_store(url: str) -> FeedbackStore:
     return store
 
 
-def test_report_counts_accepted_and_overridden_per_rule(tmp_path: Path) -> None:
-    store = seeded_store(sqlite_url(tmp_path))
+def test_report_counts_accepted_and_overridden_per_rule(database_url: str) -> None:
+    store = seeded_store(database_url)
     stored = store.record(
         SERVICE,
         parse(
@@ -73,8 +82,8 @@ def test_report_counts_accepted_and_overridden_per_rule(tmp_path: Path) -> None:
     assert [(r.code, r.count) for r in mme.top_override_reasons] == [(None, 1)]
 
 
-def test_feedback_survives_a_restart(tmp_path: Path) -> None:
-    url = sqlite_url(tmp_path)
+def test_feedback_survives_a_restart(database_url: str) -> None:
+    url = database_url
     first = seeded_store(url)
     first.record(SERVICE, parse(accepted("c1")).feedback)
     first.close()
@@ -83,8 +92,8 @@ def test_feedback_survives_a_restart(tmp_path: Path) -> None:
     assert row.accepted == 1 and row.issued == 3
 
 
-def test_resent_feedback_is_not_counted_twice(tmp_path: Path) -> None:
-    store = seeded_store(sqlite_url(tmp_path))
+def test_resent_feedback_is_not_counted_twice(database_url: str) -> None:
+    store = seeded_store(database_url)
     assert store.record(SERVICE, parse(accepted("c1"), accepted("c1")).feedback) == 1
     assert store.record(SERVICE, parse(accepted("c1")).feedback) == 0
     # A later, distinct interaction with the same card is kept.
@@ -93,9 +102,9 @@ def test_resent_feedback_is_not_counted_twice(tmp_path: Path) -> None:
     assert (row.accepted, row.overridden) == (1, 1)
 
 
-def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
+def test_concurrent_writers_lose_nothing(database_url: str) -> None:
     # The service writes from a threadpool: every acknowledged item must be in the database afterwards.
-    store = FeedbackStore(sqlite_url(tmp_path))
+    store = FeedbackStore(database_url)
     store.record_cards_issued(SERVICE, "hook", {f"card-{i}": "KET-BP-01" for i in range(120)})
 
     def write(worker: int) -> int:
@@ -104,19 +113,19 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         acknowledged = sum(pool.map(write, range(8)))
-    [row] = FeedbackStore(sqlite_url(tmp_path)).report()
+    [row] = FeedbackStore(database_url).report()
     assert acknowledged == 120 and row.overridden == 120
 
 
-def test_feedback_on_an_unknown_card_is_kept_under_no_rule(tmp_path: Path) -> None:
-    store = FeedbackStore(sqlite_url(tmp_path))
+def test_feedback_on_an_unknown_card_is_kept_under_no_rule(database_url: str) -> None:
+    store = FeedbackStore(database_url)
     store.record(SERVICE, parse(overridden("never-issued")).feedback)
     [row] = store.report()
     assert row.rule_id is None and row.overridden == 1
 
 
-def test_same_instant_in_another_offset_is_the_same_feedback(tmp_path: Path) -> None:
-    store = seeded_store(sqlite_url(tmp_path))
+def test_same_instant_in_another_offset_is_the_same_feedback(database_url: str) -> None:
+    store = seeded_store(database_url)
     store.record(SERVICE, parse(accepted("c1", "2026-11-21T10:05:31Z")).feedback)
     assert store.record(SERVICE, parse(accepted("c1", "2026-11-21T11:05:31+01:00")).feedback) == 0
 
@@ -189,14 +198,14 @@ def test_default_is_an_sqlite_file_under_var(monkeypatch: pytest.MonkeyPatch, tm
     assert (tmp_path / "var" / "smart_app.sqlite3").exists()
 
 
-@pytest.mark.skipif(importlib.util.find_spec("psycopg") is not None, reason="psycopg is installed")
-def test_postgres_without_driver_is_a_clear_error() -> None:
+def test_postgres_without_driver_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if the postgres extra were not installed
     with pytest.raises(StorageConfigError, match=r"smart-app\[postgres\]"):
         FeedbackStore("postgresql+psycopg://u:p@localhost/cds")
 
 
-def test_feedback_report_cli_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    url = sqlite_url(tmp_path)
+def test_feedback_report_cli_table_and_json(database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    url = database_url
     store = seeded_store(url)
     store.record(SERVICE, parse(accepted("c1"), overridden("c2", "patient-declined"), overridden("stray")).feedback)
     store.close()
@@ -221,8 +230,8 @@ def test_feedback_report_cli_table_and_json(tmp_path: Path, capsys: pytest.Captu
     }
 
 
-def test_feedback_report_cli_on_empty_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["feedback-report", "--database-url", sqlite_url(tmp_path)]) == 0
+def test_feedback_report_cli_on_empty_database(database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["feedback-report", "--database-url", database_url]) == 0
     assert "No cards issued" in capsys.readouterr().out
 
 
@@ -231,8 +240,8 @@ def test_feedback_report_cli_bad_url(capsys: pytest.CaptureFixture[str]) -> None
     assert "not a valid SQLAlchemy URL" in capsys.readouterr().err
 
 
-def test_a_card_recorded_twice_keeps_one_row_with_its_rule(tmp_path: Path) -> None:
-    store = FeedbackStore(f"sqlite:///{tmp_path / 'twice.sqlite3'}")
+def test_a_card_recorded_twice_keeps_one_row_with_its_rule(database_url: str) -> None:
+    store = FeedbackStore(database_url)
     store.record_cards_issued("svc", "hook-1", {"card-a": "CI-CV", "card-b": "PRE-ECG"})
     store.record_cards_issued("svc", "hook-1", {"card-a": "CI-CV"})  # a retried response: no error, no duplicate
     issued = {row.rule_id: row.issued for row in store.report()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -9,7 +10,7 @@ from pydantic import ValidationError
 
 from smart_app.smart.launch_context import APP_CONTEXT_MAX_CHARS, parse_launch_context
 from smart_app.smart.scopes import GrantedScopes
-from smart_app.smart.sessions import SessionStore
+from smart_app.smart.sessions import Session, SessionStore
 from smart_app.smart.settings import SmartSettings
 from smart_app.smart.views import inline_markdown
 from tests.smart.conftest_helpers import ISS, REDIRECT, settings
@@ -150,18 +151,23 @@ def test_finding_markdown_renders_only_bold_and_escapes_the_rest() -> None:
 
 def test_session_cookie_is_signed_and_opaque() -> None:
     store = SessionStore("secret-" + "k" * 32, ttl_seconds=600)
-    session = store.create(now=1000)
+    session = asyncio.run(store.create(now=1000))
     cookie = store.cookie_value(session)
-    assert store.get(cookie, now=1001) is session
-    assert store.get(cookie[:-2] + "xx", now=1001) is None  # tampered
-    assert store.get(session.id, now=1001) is None  # the bare id is not a valid cookie
+    assert _same(asyncio.run(store.get(cookie, now=1001)), session)
+    assert asyncio.run(store.get(cookie[:-2] + "xx", now=1001)) is None  # tampered
+    assert asyncio.run(store.get(session.id, now=1001)) is None  # the bare id is not a valid cookie
     other = SessionStore("another-" + "k" * 32, ttl_seconds=600)
-    assert other.get(cookie, now=1001) is None
+    assert asyncio.run(other.get(cookie, now=1001)) is None
 
 
 def test_idle_session_expires() -> None:
     store = SessionStore("secret-" + "k" * 32, ttl_seconds=600)
-    session = store.create(now=1000)
+    session = asyncio.run(store.create(now=1000))
     cookie = store.cookie_value(session)
-    assert store.get(cookie, now=1500) is session  # activity extends it
-    assert store.get(cookie, now=2101) is None
+    assert _same(asyncio.run(store.get(cookie, now=1500)), session)  # activity extends it
+    assert asyncio.run(store.get(cookie, now=2101)) is None
+
+
+def _same(loaded: Session | None, session: Session) -> bool:
+    """The store hands back a copy read from its (encrypted) record: the same session is the same id and CSRF token."""
+    return loaded is not None and (loaded.id, loaded.csrf_token) == (session.id, session.csrf_token)

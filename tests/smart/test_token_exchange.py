@@ -60,7 +60,7 @@ def _sign_in(client: TestClient, ehr: SimulatedEhr) -> httpx.Response:
 
 
 def _only_session(smart: Any) -> Session:
-    (session,) = smart.state.sessions._sessions.values()
+    (session,) = smart.state.sessions.live_sessions()
     assert isinstance(session, Session)
     return session
 

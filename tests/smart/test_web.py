@@ -383,7 +383,7 @@ def test_write_refused_without_write_scope_even_if_posted(ehr: respx.MockRouter)
     app = client.app
     assert isinstance(app, FastAPI)
     (smart,) = [route.app for route in app.routes if isinstance(route, Mount)]
-    (session,) = smart.state.sessions._sessions.values()  # the CSRF token a forged page could not know
+    (session,) = smart.state.sessions.live_sessions()  # the CSRF token a forged page could not know
     response = client.post("/smart/protocols", data={"protocol": PROTOCOL, "csrf_token": session.csrf_token})
     assert response.status_code == 403 and "not allowed" in response.text
     assert not fhir.created

@@ -1,0 +1,1 @@
+"""Revisions, oldest first: r0001 (the schema as first shipped), r0002 (dropped-analytics counts)."""
