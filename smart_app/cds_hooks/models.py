@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from smart_app.core.outcomes import SUMMARY_LIMIT
+
 Indicator = Literal["info", "warning", "critical"]
 
 
@@ -56,7 +58,7 @@ class Link(_Model):
 
 class Card(_Model):
     uuid: str
-    summary: str = Field(max_length=139)
+    summary: str = Field(max_length=SUMMARY_LIMIT - 1)  # the spec: "<140-character summary"
     indicator: Indicator
     source: Source
     detail: str | None = None
