@@ -21,7 +21,9 @@ import httpx
 from smart_app.cds_hooks.context import HookRequest
 from smart_app.cds_hooks.prefetch import PrefetchQuery
 from smart_app.core.model import DataGap
+from smart_app.fhir import identity
 from smart_app.fhir.client import PATIENT_TOKEN, FetchResult, FhirClient
+from smart_app.fhir.origins import fhir_server_problem
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +51,11 @@ class Unavailable:
 
 @dataclass(frozen=True, slots=True)
 class GatheredData:
-    resources: tuple[dict[str, Any], ...]
+    resources: tuple[dict[str, Any], ...]  # this patient's only, one copy of each (`smart_app.fhir.identity`)
     available: tuple[str, ...]  # prefetch keys whose data (possibly partial) was had
     unavailable: tuple[Unavailable, ...] = field(default=())
+    foreign_resources: int = 0  # left out: they name another patient (or one not matchable to context.patientId)
+    unattributed_resources: int = 0  # kept: they name no patient but came from a search for this patient
 
     @property
     def nothing_available(self) -> bool:
@@ -139,14 +143,18 @@ async def gather(
     allowed_servers: Sequence[str] = (),
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> GatheredData:
-    """`allowed_servers`: base-URL prefixes the service may fetch from (empty: any, e.g. for the sandbox)."""
+    """`allowed_servers`: FHIR base URLs the service may fetch from, compared as parsed URLs (`fhir.origins`);
+    empty: any well-formed server (e.g. for the sandbox)."""
     states = {q.key: read_prefetch(q, request.prefetch) for q in queries}
     to_fetch = [q for q in queries if states[q.key].problem is not None]
     fetched: dict[str, FetchResult] = {}
     server_problem: str | None = None
     server = request.fhir_server
-    if server and allowed_servers and not any(server.startswith(prefix) for prefix in allowed_servers):
-        server, server_problem = None, "the EHR's FHIR server is not on this service's allow-list"
+    if server:
+        server_problem = fhir_server_problem(server, allowed_servers)
+        if server_problem is not None:
+            log.warning("hook %s: fhirServer not used: %s", request.hook_instance, server_problem)
+            server = None
     if to_fetch and server and request.patient_id:
         token = request.fhir_authorization.access_token.get_secret_value() if request.fhir_authorization else None
         started = time.monotonic()
@@ -167,12 +175,13 @@ async def gather(
     elif to_fetch and server_problem is None:
         server_problem = "no FHIR server was given to fetch it from"
 
-    resources: list[dict[str, Any]] = []
+    per_query: list[identity.Screened] = []
     available: list[str] = []
     unavailable: list[Unavailable] = []
     for query in queries:
         state = states[query.key]
         result = fetched.get(query.key)
+        resources: list[dict[str, Any]] = []
         if state.problem is None:
             resources.extend(state.resources)
             available.append(query.key)
@@ -188,4 +197,25 @@ async def gather(
                 resources.extend(state.resources)
                 available.append(query.key)
             unavailable.append(Unavailable(query, reason, partial=state.usable))
-    return GatheredData(tuple(resources), tuple(available), tuple(unavailable))
+        if request.patient_id is not None:
+            scoped = PATIENT_TOKEN in query.template
+            per_query.append(
+                identity.screen(resources, request.patient_id, fhir_base=request.fhir_server, patient_scoped=scoped)
+            )
+        else:  # no patient to match against: the pipeline refuses such a call before it gets here
+            per_query.append(identity.Screened(tuple(resources)))
+    screened = identity.combine(per_query)
+    if screened.foreign or screened.duplicates:
+        log.warning(
+            "hook %s: %d resource(s) of another patient left out, %d duplicate(s) dropped",
+            request.hook_instance,
+            screened.foreign,
+            screened.duplicates,
+        )
+    return GatheredData(
+        screened.resources,
+        tuple(available),
+        tuple(unavailable),
+        foreign_resources=screened.foreign,
+        unattributed_resources=screened.unattributed,
+    )

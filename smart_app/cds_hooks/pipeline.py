@@ -23,6 +23,7 @@ from smart_app.cds_hooks.settings import ServiceSettings
 from smart_app.config import LocalDefaults
 from smart_app.core.model import PatientRecord
 from smart_app.core.outcomes import SEVERITY_ORDER
+from smart_app.fhir import identity
 from smart_app.fhir.record import build_record
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ async def run_service(
     # would still hold the GIL against the event loop, and the hand-off measured ~4 ms per call (bench_cds.py).
     record, result = _decide(service, request, data, chosen, settings, defaults, on or datetime.now(UTC), presented)
     gaps[:0] = [u.sentence for u in data.unavailable]
+    gaps.extend(identity.notes(data.foreign_resources, data.unattributed_resources))
     gaps.extend(
         f"{p.reference} could not be read ({p.message}) and was left out."
         for p in record.problems

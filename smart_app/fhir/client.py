@@ -19,10 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import httpx
 import orjson
+
+from smart_app.fhir.origins import origin
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +90,7 @@ class FhirClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._origin = _origin(self.base_url)
+        self._origin = origin(self.base_url)
         self._token = access_token
         self.timeout_s = timeout_s
         self.max_pages = max_pages
@@ -123,16 +125,18 @@ class FhirClient:
         what = f"{resource_type} search"
         if not _RESOURCE_TYPE.fullmatch(resource_type):
             return FetchResult(key, ok=False, problem=f"{resource_type!r} is not a FHIR resource type", complete=False)
-        url: str | None = f"{self.base_url}/{resource_type}"
-        query: Mapping[str, str] | None = params
+        try:  # the first page's full URL, query string included, as it is sent
+            url: str | None = str(httpx.URL(f"{self.base_url}/{resource_type}", params=dict(params)))
+        except (httpx.InvalidURL, TypeError, ValueError):
+            return FetchResult(key, ok=False, problem=f"{what}: the search URL is not valid", complete=False)
         resources: list[dict[str, Any]] = []
-        seen: set[str] = set()
+        seen: set[object] = set()
         pages = 0
         while url is not None:
             if pages >= self.max_pages:
-                return _partial(key, resources, f"{what} stopped after {self.max_pages} pages; results incomplete")
+                return _partial(key, resources, f"{what} stopped after {self.max_pages} pages: the data were truncated")
             try:
-                body = await self._get_json(url, query, deadline=deadline, what=what)
+                body = await self._get_json(url, None, deadline=deadline, what=what)
                 page_resources, next_url = _searchset_page(body, what)
             except _Failure as exc:
                 if pages == 0:
@@ -140,18 +144,23 @@ class FhirClient:
                 return _partial(key, resources, f"{exc}; results incomplete")
             pages += 1
             resources.extend(page_resources)
-            seen.add(url)
-            query = None  # a next link carries its own query
+            seen.add(_page_key(url))
             if next_url is None:
                 break
             try:
                 url = urljoin(self.base_url + "/", next_url)
             except ValueError:
-                return _partial(key, resources, f"{what}: next page link is not a valid URL")
+                return _partial(key, resources, f"{what}: next page link is not a valid URL; the data were truncated")
             if not self._same_origin(url):
-                return _partial(key, resources, f"{what}: next page is on another host and was not followed")
-            if url in seen:
-                return _partial(key, resources, f"{what}: next page link repeats an earlier page")
+                return _partial(
+                    key,
+                    resources,
+                    f"{what}: next page is on another host and was not followed; the data were truncated",
+                )
+            if _page_key(url) in seen:
+                return _partial(
+                    key, resources, f"{what}: next page link repeats a page already read; the data were truncated"
+                )
         return FetchResult(key, resources)
 
     async def read(self, reference: str, *, deadline: float) -> FetchResult:
@@ -238,7 +247,7 @@ class FhirClient:
     # -- plumbing ------------------------------------------------------------------------------------------------
 
     def _same_origin(self, url: str) -> bool:
-        return self._origin is not None and _origin(url) == self._origin
+        return self._origin is not None and origin(url) == self._origin
 
     def _auth_header(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._token}"} if self._token else {}
@@ -269,16 +278,10 @@ class FhirClient:
         return body
 
 
-def _origin(url: str) -> tuple[str, str, int | None] | None:
-    """(scheme, host, port), or None for a URL that cannot be parsed (never the same origin as anything)."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-    except ValueError:
-        return None
-    if not parts.hostname:
-        return None
-    return parts.scheme.lower(), parts.hostname.lower(), port
+def _page_key(url: str) -> object:
+    """What makes two page URLs the same page: origin, path and the decoded query parameters in any order."""
+    parts = urlsplit(url)
+    return origin(url), parts.path.rstrip("/"), tuple(sorted(parse_qsl(parts.query, keep_blank_values=True)))
 
 
 def _scoped(resource_type: str, params: Mapping[str, str], patient_id: str) -> dict[str, str]:

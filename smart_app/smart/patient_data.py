@@ -14,6 +14,7 @@ from typing import Any
 from smart_app.cds_hooks.data import Unavailable, fetch_spec
 from smart_app.cds_hooks.prefetch import KETAMINE_QUERIES, PATIENT
 from smart_app.core.model import PatientRecord
+from smart_app.fhir import identity
 from smart_app.fhir.client import FhirClient
 from smart_app.fhir.record import build_record
 from smart_app.smart.scopes import GrantedScopes
@@ -28,6 +29,16 @@ class PatientData:
     patient: dict[str, Any]
     record: PatientRecord
     unavailable: tuple[Unavailable, ...]
+    foreign_resources: int = 0  # left out: another patient's (`smart_app.fhir.identity`)
+    unattributed_resources: int = 0  # kept: name no patient, returned by a search for this patient
+
+    @property
+    def gap_sentences(self) -> tuple[str, ...]:
+        """What is missing or was left out, for the page's 'not checked' list."""
+        return (
+            *(u.sentence for u in self.unavailable),
+            *identity.notes(self.foreign_resources, self.unattributed_resources),
+        )
 
 
 async def load_patient_data(
@@ -37,6 +48,8 @@ async def load_patient_data(
     patient_result = await fhir.read(f"Patient/{patient_id}", deadline=deadline)
     if not patient_result.ok:
         raise PatientDataError(f"The patient could not be read from the EHR: {patient_result.problem}.")
+    if patient_result.resources[0].get("id") != patient_id:
+        raise PatientDataError("The EHR returned a different patient than the one launched; nothing is shown.")
     unavailable: list[Unavailable] = []
     queries = {}
     for query in KETAMINE_QUERIES:
@@ -51,13 +64,22 @@ async def load_patient_data(
     by_key = {q.key: q for q in KETAMINE_QUERIES}
     remaining = max(deadline - time.monotonic(), 0.1)
     results = await fhir.fetch_patient_data(patient_id, queries, budget_s=remaining) if queries else {}
-    resources: list[dict[str, Any]] = [patient_result.resources[0]]
+    screened = [identity.Screened((patient_result.resources[0],))]
     for key, result in results.items():
         if result.ok:
-            resources.extend(result.resources)
+            # Every query is scoped to the patient (FhirClient.fetch_patient_data), and still each resource must
+            # name this patient: a server that returns another patient's data is not believed.
+            screened.append(identity.screen(result.resources, patient_id, fhir_base=fhir.base_url))
             if not result.complete:
                 unavailable.append(Unavailable(by_key[key], result.problem or "the search was incomplete", True))
         else:
             unavailable.append(Unavailable(by_key[key], result.problem or "the search failed"))
     gaps = [gap for u in unavailable if (gap := u.gap) is not None]
-    return PatientData(patient_result.resources[0], build_record(resources, gaps=gaps), tuple(unavailable))
+    data = identity.combine(screened)
+    return PatientData(
+        patient_result.resources[0],
+        build_record(data.resources, gaps=gaps),
+        tuple(unavailable),
+        foreign_resources=data.foreign,
+        unattributed_resources=data.unattributed,
+    )

@@ -228,7 +228,7 @@ def overview_page(
         groups=groups,
         checklist=checklist(assessment),
         baseline=tuple(_baseline_view(s, defaults) for s in assessment.baseline_tests),
-        not_checked=(*(u.sentence for u in data.unavailable), *unchecked),
+        not_checked=(*data.gap_sentences, *unchecked),
         unavailable_features=_unavailable_features(tokens),
         app_context=tokens.context.app_context,
         local_defaults={name: defaults.describe(name) for name in sorted(used_defaults)},
@@ -331,5 +331,5 @@ def protocol_page(
         write_unavailable=None if can_write else WRITE_UNAVAILABLE,
         draft_order=draft,
         draft_json=json.dumps(draft, indent=2) if draft else None,
-        not_checked=tuple(u.sentence for u in data.unavailable),
+        not_checked=data.gap_sentences,
     )

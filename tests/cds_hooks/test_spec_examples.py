@@ -33,6 +33,7 @@ def test_spec_order_sign_example_with_a_ketamine_draft_fetches_from_the_fhir_ser
     draft = request["context"]["draftOrders"]["entry"][0]["resource"]
     draft["medicationCodeableConcept"] = f.rxnorm("238082", "ketamine 10 MG/ML Injectable Solution")
     psychosis = f.condition(f.SNOMED, "58214004", "Schizophrenia", rid="c1")
+    psychosis["subject"] = {"reference": "Patient/1288992"}  # the example's patient: another's would be ignored
     with respx.mock(assert_all_called=False) as mock:
         conditions = mock.get(f"{SPEC_FHIR}/Condition").respond(json=_searchset(psychosis))
         mock.get(url__regex=rf"{SPEC_FHIR}/.*").respond(json=_searchset())

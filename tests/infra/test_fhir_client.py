@@ -108,7 +108,7 @@ def test_page_cap_stops_endless_paging() -> None:
 def test_next_link_pointing_back_is_not_followed_forever() -> None:
     respx.get(f"{BASE}/Observation").respond(200, json=searchset(f.weight(70), next_url=f"{BASE}/Observation?page=1"))
     result = search()
-    assert not result.complete and "repeats an earlier page" in (result.problem or "")
+    assert not result.complete and "repeats a page already read" in (result.problem or "")
 
 
 @respx.mock
