@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from smart_app.cds_hooks.app import create_app
+from smart_app.cds_hooks.settings import ServiceSettings
 from smart_app.smart.settings import SmartConfigError, SmartSettings
 from smart_app.smart.web import create_smart_app
 from smart_app.storage.shared import open_shared_state
@@ -25,11 +26,19 @@ log = logging.getLogger("smart_app")
 
 def create_server() -> FastAPI:
     shared = open_shared_state()  # SharedStateError (bad key) stops the worker; `serve` checks it first
-    app = create_app(shared_state=shared)
+    smart_settings: SmartSettings | None
     try:
         smart_settings = SmartSettings()
     except (SmartConfigError, ValidationError) as exc:
         log.warning("SMART app not mounted at /smart: %s", str(exc).splitlines()[0])
-        return app
-    app.mount("/smart", create_smart_app(smart_settings, state=shared))
+        smart_settings = None
+    # Card links go to the SMART app only when there is one: configured elsewhere (SMART_APP_LAUNCH_URL) or
+    # mounted here under the service's public URL; never to a guessed localhost address.
+    settings = ServiceSettings().with_smart_app(mounted=smart_settings is not None)
+    if settings.launch_url is None:
+        why = "SMART_APP_PUBLIC_BASE_URL is not set" if smart_settings is not None else "no SMART app is configured"
+        log.warning("cards carry no SMART app link: %s (or set SMART_APP_LAUNCH_URL)", why)
+    app = create_app(settings, shared_state=shared)
+    if smart_settings is not None:
+        app.mount("/smart", create_smart_app(smart_settings, state=shared))
     return app

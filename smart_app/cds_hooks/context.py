@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from smart_app.cds_hooks.dstu2 import medication_order_to_request, normalise_r4_request
+from smart_app.fhir import identity
 
 
 class FhirAuthorization(BaseModel):
@@ -80,13 +81,12 @@ def _entries(draft_orders: Any) -> list[Any]:
     return []
 
 
-def _is_for_patient(subject: Any, patient_id: str) -> bool:
-    """True unless the subject reference clearly names another Patient (relative or absolute reference)."""
+def _is_for_patient(subject: Any, patient_id: str, fhir_base: str | None) -> bool:
+    """True unless the subject reference names something other than this patient (`smart_app.fhir.identity`)."""
     reference = subject.get("reference") if isinstance(subject, dict) else None
-    if not isinstance(reference, str) or "Patient/" not in reference:
-        return True  # no literal Patient reference (e.g. identifier-only): nothing contradicts the context
-    named = reference.rstrip("/").split("Patient/", 1)[1].split("/", 1)[0]
-    return named == patient_id
+    if not isinstance(reference, str):
+        return True  # no literal reference (e.g. identifier-only): nothing contradicts the context
+    return identity.refers_to_patient(reference, patient_id, fhir_base)
 
 
 def read_draft_orders(request: HookRequest) -> DraftOrders:
@@ -103,7 +103,9 @@ def read_draft_orders(request: HookRequest) -> DraftOrders:
             continue
         kind = resource.get("resourceType")
         if kind == "ServiceRequest":
-            if request.patient_id is None or _is_for_patient(resource.get("subject"), request.patient_id):
+            if request.patient_id is None or _is_for_patient(
+                resource.get("subject"), request.patient_id, request.fhir_server
+            ):
                 service_requests.append(resource)
             continue
         if kind == "MedicationRequest":
@@ -115,7 +117,7 @@ def read_draft_orders(request: HookRequest) -> DraftOrders:
         draft = dict(draft)  # never mutate the request's own JSON
         if "subject" not in draft and request.patient_id:
             draft = {**draft, "subject": {"reference": f"Patient/{request.patient_id}"}}
-        elif request.patient_id and not _is_for_patient(draft.get("subject"), request.patient_id):
+        elif request.patient_id and not _is_for_patient(draft.get("subject"), request.patient_id, request.fhir_server):
             # Checking another patient's order against this record would give confident, wrong cards.
             problems.append(
                 f"Draft order {draft.get('id') or f'entry[{index}]'} is for a different patient than "

@@ -5,8 +5,10 @@ Read from the environment with the `SMART_APP_` prefix, e.g. `SMART_APP_PUBLIC_B
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from smart_app.fhir.origins import base_url
 
 
 class ServiceSettings(BaseSettings):
@@ -23,10 +25,38 @@ class ServiceSettings(BaseSettings):
     )
     fhir_server_allowlist: tuple[str, ...] = Field(
         (),
-        description="base-URL prefixes of FHIR servers the service may fetch from (the EHRs it serves); empty: any. "
-        "Set it in production: `fhirServer` comes from the caller, and the service sends requests there.",
+        description="FHIR base URLs the service may fetch from (the EHRs it serves); empty: any. A `fhirServer` is "
+        "allowed when its origin (scheme, host, port; default ports normalised) equals an entry's and its path is "
+        "the entry's path or below it at a `/` (see `smart_app.fhir.origins`). Set it in production: `fhirServer` "
+        "comes from the caller, and the service sends the EHR's token there.",
     )
     fhir_budget_s: float = Field(3.0, gt=0, description="total seconds for fetching missing data from fhirServer")
     max_request_bytes: int = Field(5 * 1024 * 1024, gt=0, description="largest accepted request body")
-    launch_url: str = Field("http://localhost:8000/smart/launch", description="SMART app launch URL for card links")
+    launch_url: str | None = Field(
+        None,
+        description="SMART app launch URL for card links. Set it when the SMART app runs elsewhere; unset, `serve` "
+        "uses <public_base_url>/smart/launch when it mounts the SMART app, and otherwise cards carry no SMART link.",
+    )
     database_url: str | None = Field(None, description="feedback store; unset: the store's own default (SQLite)")
+
+    @field_validator("fhir_server_allowlist")
+    @classmethod
+    def _allowlist_entries_are_base_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            if base_url(entry) is None:
+                raise ValueError(f"{entry!r} is not an http(s) base URL (no userinfo, query or fragment)")
+        return value
+
+    @field_validator("public_base_url", "launch_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and base_url(value) is None:
+            raise ValueError(f"{value!r} is not an http(s) URL (no userinfo, query or fragment)")
+        return value
+
+    def with_smart_app(self, *, mounted: bool) -> ServiceSettings:
+        """These settings with the launch URL cards link to: the configured one, else this server's own SMART app
+        (`<public_base_url>/smart/launch`) when it is mounted here and the public URL is known, else none."""
+        if self.launch_url is not None or not mounted or self.public_base_url is None:
+            return self
+        return self.model_copy(update={"launch_url": self.public_base_url.rstrip("/") + "/smart/launch"})

@@ -26,6 +26,7 @@ from tests.cds_hooks.support import (
 )
 
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
+LAUNCH = "https://cds.example.org/smart/launch"
 KETAMINE_SIGN = "/cds-services/ketamine-safety-order-sign"
 KETAMINE_SELECT = "/cds-services/ketamine-safety-order-select"
 OPIOID_SIGN = "/cds-services/opioid-mme-order-sign"
@@ -37,7 +38,7 @@ def test_contraindicated_patient_gets_a_critical_card_first_with_source_override
 ) -> None:
     resources = sample_patient("cardiac-uncontrolled-bp")
     draft = sample_order("ketamine-infusion-outpatient")
-    with client(tmp_path) as c:
+    with client(tmp_path, launch_url=LAUNCH) as c:
         cards = cards_of(c.post(KETAMINE_SIGN, json=order_sign(resources, [draft])))
     ranks = [SEVERITY_RANK[card["indicator"]] for card in cards]
     assert ranks == sorted(ranks), "critical first"
@@ -48,7 +49,7 @@ def test_contraindicated_patient_gets_a_critical_card_first_with_source_override
     assert "172/104" in first["detail"] and "| Observation/" in first["detail"], "evidence with the value"
     assert all(r["display"] for r in first["overrideReasons"])
     link = first["links"][0]
-    assert link["type"] == "smart"
+    assert link["type"] == "smart" and link["url"] == LAUNCH
     assert orjson.loads(link["appContext"]) == {
         "patient": patient_id(resources),
         "draftOrders": [f"MedicationRequest/{draft['id']}"],
@@ -157,7 +158,7 @@ def test_patient_view_summary_shows_mme_and_ketamine_flags(tmp_path: Path) -> No
     body = hook_request(
         "patient-view", patient_id=patient_id(resources), prefetch=prefetch_for(resources, KETAMINE_QUERIES)
     )
-    with client(tmp_path) as c:
+    with client(tmp_path, launch_url=LAUNCH) as c:
         card = cards_of(c.post(SUMMARY, json=body))[0]
     assert card["indicator"] == "warning" and topic(card) == "SUMMARY"
     assert "contraindication" in card["summary"]

@@ -10,10 +10,15 @@ from smart_app.core.assessment import Assessment, assess
 SMART_LINK_LABEL = "Open the ketamine and opioid (MME) assistant"
 
 
-def link_for(call: ServiceCall) -> Link:
-    return smart_link(
-        call.settings.launch_url, call.request.patient_id, [d.reference for d in call.drafts], SMART_LINK_LABEL
-    )
+def links_for(call: ServiceCall) -> list[Link]:
+    """The SMART app link for a card: none when no SMART app is configured (`ServiceSettings.launch_url`)."""
+    if call.settings.launch_url is None:
+        return []
+    return [
+        smart_link(
+            call.settings.launch_url, call.request.patient_id, [d.reference for d in call.drafts], SMART_LINK_LABEL
+        )
+    ]
 
 
 def assessment_for(call: ServiceCall) -> Assessment:

@@ -11,7 +11,7 @@ from typing import Any
 
 from smart_app.cds_hooks.cards import checklist_card, outcome_card
 from smart_app.cds_hooks.registry import ServiceCall, ServiceResult
-from smart_app.cds_hooks.services.common import assessment_for, link_for
+from smart_app.cds_hooks.services.common import assessment_for, links_for
 from smart_app.cds_hooks.services.suggestions import protocol_card, test_suggestions
 from smart_app.core.alerts import Hook, ketamine_alerts
 from smart_app.core.assessment import Assessment
@@ -44,7 +44,7 @@ def ketamine_cards(call: ServiceCall, hook: Hook) -> ServiceResult:
     alerts = ketamine_alerts(assessment, hook, call.defaults, shown_at_selection=shown)
     if memory is not None and hook == "order-select":
         memory.remember(call.request, alerts.cards)
-    links = [link_for(call)]
+    links = links_for(call)
     cards = [
         outcome_card(
             o,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from smart_app.cds_hooks.mme_card import mme_card
 from smart_app.cds_hooks.prefetch import OPIOID_QUERIES
 from smart_app.cds_hooks.registry import CdsService, ServiceCall, ServiceResult
-from smart_app.cds_hooks.services.common import assessment_for, link_for
+from smart_app.cds_hooks.services.common import assessment_for, links_for
 from smart_app.core.alerts import opioid_alert
 from smart_app.core.mme import opioid_ingredient
 from smart_app.core.model import MedicationUse
@@ -20,7 +20,7 @@ def handle(call: ServiceCall) -> ServiceResult:
     assessment = assessment_for(call)
     if not opioid_alert(assessment):
         return ServiceResult([])
-    return ServiceResult([mme_card(assessment.mme, assessment.mme_level, call.defaults, links=[link_for(call)])])
+    return ServiceResult([mme_card(assessment.mme, assessment.mme_level, call.defaults, links=links_for(call))])
 
 
 SERVICE = CdsService(

@@ -13,7 +13,7 @@ from smart_app.cds_hooks.mme_card import mme_extension
 from smart_app.cds_hooks.models import Card, Coding, Source
 from smart_app.cds_hooks.prefetch import KETAMINE_QUERIES
 from smart_app.cds_hooks.registry import CdsService, ServiceCall, ServiceResult
-from smart_app.cds_hooks.services.common import assessment_for, link_for
+from smart_app.cds_hooks.services.common import assessment_for, links_for
 from smart_app.core.alerts import summary_alerts
 from smart_app.core.assessment import Assessment
 from smart_app.core.outcomes import Outcome, fit_summary
@@ -65,7 +65,7 @@ def handle(call: ServiceCall) -> ServiceResult:
             label="CDC opioid guideline 2022 (MME); ANZCA FPM PS12(PM) 2022 and ASRA 2018 (ketamine)",
             topic=Coding(system=TOPIC_SYSTEM, code=SUMMARY_TOPIC),
         ),
-        links=[link_for(call)],
+        links=links_for(call) or None,
         extension=mme_extension(assessment.mme, assessment.mme_level),
     )
     return ServiceResult([card], alerts.unchecked)

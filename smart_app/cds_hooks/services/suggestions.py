@@ -10,7 +10,7 @@ from smart_app.cds_hooks import markdown as md
 from smart_app.cds_hooks.cards import PROTOCOL_TOPIC, create_suggestion, new_uuid, source_for
 from smart_app.cds_hooks.models import Card, Suggestion
 from smart_app.cds_hooks.registry import ServiceCall
-from smart_app.cds_hooks.services.common import link_for
+from smart_app.cds_hooks.services.common import links_for
 from smart_app.core.assessment import Assessment
 from smart_app.core.outcomes import PLAN_LABELS, Outcome, PlanKey, fit_summary
 from smart_app.core.protocols import suggested_protocols
@@ -66,7 +66,7 @@ def protocol_card(assessment: Assessment, call: ServiceCall) -> Card | None:
         source=source_for(first, PROTOCOL_TOPIC),
         suggestions=suggestions,
         selection_behavior="at-most-one",
-        links=[link_for(call)],
+        links=links_for(call) or None,
     )
 
 
@@ -79,5 +79,5 @@ def _weight_needed_card(assessment: Assessment, call: ServiceCall) -> Card:
         indicator="info",
         detail=f"No protocol dose can be computed for this patient. {md.text(limits)} No weight is assumed.",
         source=source_for(assessment.protocols[0].protocol.citations[0], PROTOCOL_TOPIC),
-        links=[link_for(call)],
+        links=links_for(call) or None,
     )
