@@ -1,16 +1,17 @@
 """Verification of the JWT a CDS client sends on every call (CDS Hooks 2.0, "Trusting CDS Clients").
 
-Accepted: `Authorization: Bearer <JWT>` signed with ES384 or RS384 (the algorithms the spec recommends; `none`
-and every symmetric algorithm are refused, as the spec requires), header `kid` required, `typ` JWT when present;
-`iss` on the trusted-issuer list; the key found by `kid` in that issuer's JWK Set; `aud` exactly the URL of the
-endpoint being called; `exp`, `iat` and `jti` present, `exp` not past, `iat` neither in the future nor older
-than the maximum age; `jti` not seen before (replay cache). `sub` is optional (the spec does not list it) and
-`tenant` is passed on when present.
+Accepted: `Authorization: Bearer <JWT>` signed with ES384 or RS384 (the algorithms the spec recommends; `none` and
+every symmetric algorithm are refused, as the spec requires), header `kid` required, header `typ` required with
+the spec's fixed value `JWT` (compared case-insensitively, as media types are), a `crit` header only as a list of
+names (joserfc then refuses any it does not support); `iss` on the trusted-issuer list; the key found by `kid` in
+that issuer's JWK Set; `aud` exactly the URL of the endpoint being called; `exp`, `iat` and `jti` present, `exp`
+not past, `iat` neither in the future nor older than the maximum age; `jti` not seen before (replay cache). `sub`
+is optional (the spec does not list it) and `tenant` is passed on when present.
 
 Where the JWK Set comes from: the issuer's static `jwks`, else its configured `jwks_url`. A token's `jku` header
 is used only when it is on that issuer's `jku_allowlist`; a token with any other `jku` is refused without
 fetching it. Fetched sets are cached per URL (TTL), refetched at most once per interval when a `kid` is unknown
-(key rotation), with a short timeout.
+(key rotation: a key the client adds is accepted at most one interval after the last fetch), with a short timeout.
 
 Configuration (JSON list of issuers), from the environment:
 
@@ -23,12 +24,17 @@ Configuration (JSON list of issuers), from the environment:
       "jwks": null}]
 
 Optional numbers: `SMART_APP_CDS_JWT_LEEWAY_S` (clock skew, default 60), `SMART_APP_CDS_JWT_MAX_AGE_S` (oldest
-`iat` accepted, default 300), `SMART_APP_CDS_JWT_REPLAY_CACHE_SIZE` (default 100000, the in-process cache only).
+`iat` accepted, default 300), `SMART_APP_CDS_JWT_REPLAY_CACHE_SIZE` (default 100000, the in-process cache only),
+`SMART_APP_CDS_JWKS_REFETCH_INTERVAL_S` (least time between two fetches of one JWK Set for an unknown `kid`, default
+10: shorter delays a rotated key less, longer spares the client's JWKS endpoint a stream of unknown kids).
 
 The replay cache is the deployment's shared store when one is configured (`SMART_APP_REDIS_URL`, see
 `smart_app.storage.shared`): a jti is claimed there with `SET NX` and a TTL ending when the token could no longer
 pass the exp and age checks, so a token replayed to another worker or host, or after a restart, is refused. Without
 one it is this process's memory. When the shared store cannot be reached the call is refused (fail closed).
+
+A malformed token (a header `alg` that is a list, a `crit` that is not a list, bad base64 or JSON, numbers out of
+range) is an `AuthError` like any other refusal, never a server error.
 
 `AuthError` messages are for the server log only; the caller answers 401 with no detail.
 """
@@ -40,6 +46,7 @@ import base64
 import binascii
 import hashlib
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -90,7 +97,7 @@ class AuthConfig:
     replay_cache_size: int = 100_000
     jwks_ttl_s: float = 3600.0
     jwks_timeout_s: float = 3.0
-    jwks_refetch_interval_s: float = 60.0  # at most one refetch per URL per interval on an unknown kid
+    jwks_refetch_interval_s: float = 10.0  # at most one refetch per URL per interval on an unknown kid
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, enabled: bool = True) -> AuthConfig:
@@ -110,6 +117,7 @@ class AuthConfig:
                 ("leeway_s", "SMART_APP_CDS_JWT_LEEWAY_S"),
                 ("max_token_age_s", "SMART_APP_CDS_JWT_MAX_AGE_S"),
                 ("replay_cache_size", "SMART_APP_CDS_JWT_REPLAY_CACHE_SIZE"),
+                ("jwks_refetch_interval_s", "SMART_APP_CDS_JWKS_REFETCH_INTERVAL_S"),
             )
             if env.get(name)
         }
@@ -179,17 +187,32 @@ class JwtVerifier:
         await self._http.aclose()
 
     async def verify(self, authorization_header: str | None, *, audience: str) -> VerifiedClient:
-        """Check the `Authorization` header of a call to the endpoint whose exact URL is `audience`."""
+        """Check the `Authorization` header of a call to the endpoint whose exact URL is `audience`.
+
+        Every failure is an `AuthError` (the caller answers 401): a token is attacker-controlled input, so an
+        error of the JOSE library or a type error on a malformed header is a refusal, never a server error."""
+        try:
+            return await self._verify(authorization_header, audience)
+        except AuthError:
+            raise
+        except (JoseError, TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError) as exc:
+            raise AuthError(f"token is malformed ({type(exc).__name__})") from None
+
+    async def _verify(self, authorization_header: str | None, audience: str) -> VerifiedClient:
         token = _bearer_token(authorization_header)
         header, claims = _unverified_parts(token)
         alg = header.get("alg")
-        if alg not in ALLOWED_ALGORITHMS:
-            raise AuthError(f"algorithm {alg!r} not accepted")
+        if not isinstance(alg, str) or alg not in ALLOWED_ALGORITHMS:
+            raise AuthError(f"algorithm {alg!r:.40} not accepted")
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise AuthError("JWT header has no kid")
-        if "typ" in header and str(header["typ"]).upper() != "JWT":
-            raise AuthError("JWT header typ is not JWT")
+        typ = header.get("typ")
+        if not isinstance(typ, str) or typ.upper() != "JWT":  # REQUIRED, fixed value JWT (media types: any case)
+            raise AuthError("JWT header typ is missing or not JWT")
+        crit = header.get("crit")
+        if crit is not None and (not isinstance(crit, list) or not all(isinstance(c, str) for c in crit)):
+            raise AuthError("JWT header crit is not a list of names")
         iss = claims.get("iss")
         issuer = self._issuers.get(iss) if isinstance(iss, str) else None
         if issuer is None:
@@ -337,7 +360,7 @@ def _import_key_set(data: Any) -> KeySet:
     usable = [k for k in data["keys"] if isinstance(k, dict) and k.get("kty") in ("EC", "RSA") and "d" not in k]
     try:
         return KeySet.import_key_set({"keys": usable})
-    except (JoseError, ValueError) as exc:
+    except (JoseError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise AuthConfigError("JWK Set has an invalid key") from exc
 
 
@@ -354,7 +377,14 @@ def _secure_url(url: str) -> bool:
 
 
 def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    """A finite JSON number as a float; None for anything else (NaN would pass every comparison)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _int_env(env: Mapping[str, str], name: str) -> int:
