@@ -17,7 +17,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from smart_app.core.model import DataGap, Demographics, InputProblem, PatientRecord, ServiceOrder
-from smart_app.fhir import convert
+from smart_app.fhir import convert, plausibility
 
 MEDICATION_TYPES = ("MedicationRequest", "MedicationStatement", "MedicationAdministration")
 _CLINICAL_TYPES: dict[str, Callable[[Any], Any]] = {
@@ -72,13 +72,18 @@ def clear_validation_cache() -> None:
 
 
 def _parse(raw: dict[str, Any]) -> _Parsed:
+    implausible = plausibility.raw_problem(raw)  # numbers no record can hold are a data error, not a computation
+    if implausible is not None:
+        return _Parsed(None, implausible)
     try:
         model = validate(raw)
     except ValidationError as exc:
         return _Parsed(None, describe_validation_error(exc))
     kind = raw["resourceType"]
     if kind in _CLINICAL_TYPES:
-        return _Parsed(_CLINICAL_TYPES[kind](model))
+        value = _CLINICAL_TYPES[kind](model)
+        implausible = plausibility.converted_problem(value)
+        return _Parsed(None, implausible) if implausible is not None else _Parsed(value)
     if kind == "Patient":
         return _Parsed(convert.demographics(model))
     return _Parsed(model)

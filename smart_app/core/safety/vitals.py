@@ -13,6 +13,43 @@ from smart_app.core.safety.terminology import value_set
 _KG_PER_UNIT = {"kg": 1.0, "g": 0.001, "[lb_av]": 0.45359237, "lb": 0.45359237, "lbs": 0.45359237}
 _MMHG = ("mm[Hg]", "mmHg", "mm Hg")
 
+# What a measurement of a living patient can be. A value outside is a data error (a unit slip, a typo, a broken
+# interface, 2^63 kg), reported as unreadable rather than computed with: a dose is never computed for 2^63 kg.
+WEIGHT_KG = (0.2, 650.0)  # extremely preterm neonate .. heaviest people recorded
+SYSTOLIC_MMHG = (40.0, 300.0)
+DIASTOLIC_MMHG = (10.0, 200.0)
+
+
+def _outside(value: float, limits: tuple[float, float]) -> bool:
+    return not limits[0] <= value <= limits[1]  # also True for NaN
+
+
+def _range_text(limits: tuple[float, float], unit: str) -> str:
+    return f"{limits[0]:g}-{limits[1]:g} {unit}"
+
+
+def implausible(obs: Observation) -> str | None:
+    """Why this body weight or blood pressure cannot be a real measurement (None: plausible, or not a vital sign).
+
+    The reading layer (`smart_app.fhir.record`) reports such an observation as unreadable, so it is left out and
+    named on the data card."""
+    if value_set("body-weight").contains(obs.code):
+        q = obs.value_quantity
+        kg = _to_kg(q) if q is not None and q.value is not None else None
+        if kg is not None and _outside(kg, WEIGHT_KG):
+            return f"body weight {q} is outside the plausible range {_range_text(WEIGHT_KG, 'kg')}"
+        return None
+    limits_by_name = (
+        ("systolic", value_set("systolic-bp"), SYSTOLIC_MMHG),
+        ("diastolic", value_set("diastolic-bp"), DIASTOLIC_MMHG),
+    )
+    for code, quantity in [(obs.code, obs.value_quantity), *((c.code, c.value_quantity) for c in obs.components)]:
+        value = quantity_in(quantity, _MMHG)
+        for name, members, limits in limits_by_name:
+            if value is not None and members.contains(code) and _outside(value, limits):
+                return f"{name} blood pressure {quantity} is outside the plausible range {_range_text(limits, 'mmHg')}"
+    return None
+
 
 @dataclass(frozen=True, slots=True)
 class WeightReading:
@@ -20,13 +57,19 @@ class WeightReading:
     evidence: Evidence
 
 
-def _kg(quantity: Quantity | None) -> float | None:
-    if quantity is None or quantity.value is None or quantity.value <= 0:
-        return None
+def _to_kg(quantity: Quantity) -> float | None:
     for unit in (quantity.code, quantity.unit):
-        if unit and unit.strip() in _KG_PER_UNIT:
+        if unit and unit.strip() in _KG_PER_UNIT and quantity.value is not None:
             return quantity.value * _KG_PER_UNIT[unit.strip()]
     return None  # unknown or missing unit: never assume kilograms
+
+
+def _kg(quantity: Quantity | None) -> float | None:
+    """A usable weight in kg: known unit and within the plausible range."""
+    if quantity is None or quantity.value is None:
+        return None
+    kg = _to_kg(quantity)
+    return None if kg is None or _outside(kg, WEIGHT_KG) else kg
 
 
 def current_weight(record: PatientRecord, on: datetime, lookback_days: int | None) -> WeightReading | None:
@@ -52,14 +95,19 @@ class BpReading:
         return f"{s}/{d} mmHg"
 
 
+def _mmhg(quantity: Quantity | None, limits: tuple[float, float]) -> float | None:
+    value = quantity_in(quantity, _MMHG)
+    return None if value is None or _outside(value, limits) else value
+
+
 def _panel_reading(obs: Observation) -> BpReading | None:
     systolic_vs, diastolic_vs = value_set("systolic-bp"), value_set("diastolic-bp")
     systolic = diastolic = None
     for comp in obs.components:
         if systolic_vs.contains(comp.code):
-            systolic = quantity_in(comp.value_quantity, _MMHG)
+            systolic = _mmhg(comp.value_quantity, SYSTOLIC_MMHG)
         elif diastolic_vs.contains(comp.code):
-            diastolic = quantity_in(comp.value_quantity, _MMHG)
+            diastolic = _mmhg(comp.value_quantity, DIASTOLIC_MMHG)
     if obs.when is None or (systolic is None and diastolic is None):
         return None
     reading = BpReading(obs.when, systolic, diastolic, ())
@@ -81,7 +129,7 @@ def latest_bp(record: PatientRecord, on: datetime, lookback_days: int) -> BpRead
                 readings.append(panel)
             continue
         is_sys, is_dia = systolic_vs.contains(obs.code), diastolic_vs.contains(obs.code)
-        value = quantity_in(obs.value_quantity, _MMHG)
+        value = _mmhg(obs.value_quantity, SYSTOLIC_MMHG if is_sys else DIASTOLIC_MMHG)
         if value is None or not (is_sys or is_dia):
             continue
         s, d, ev = singles.get(obs.when, (None, None, []))
