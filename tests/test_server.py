@@ -59,8 +59,10 @@ def _summary_links(client: TestClient) -> list[dict[str, str]]:
     from smart_app.cds_hooks.request_builder import hook_request, prefetch_for
     from tests.cds_hooks.support import sample_patient
 
-    resources = sample_patient("healthy")
-    body = hook_request("patient-view", patient_id="healthy", prefetch=prefetch_for(resources, KETAMINE_QUERIES))
+    resources = sample_patient("psychosis-glaucoma")  # flags to summarise: the summary card is shown
+    body = hook_request(
+        "patient-view", patient_id="psychosis-glaucoma", prefetch=prefetch_for(resources, KETAMINE_QUERIES)
+    )
     response = client.post("/cds-services/ketamine-opioid-summary", json=body)
     assert response.status_code == 200, response.text
     links: list[dict[str, str]] = response.json()["cards"][0].get("links", [])
