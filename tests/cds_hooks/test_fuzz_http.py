@@ -196,7 +196,7 @@ def mutated(draw: st.DrawFn, seeds: list[dict[str, Any]]) -> bytes:
             kind = (int, float) if action == "number" else (str,)
             leaves = [p for p in paths if isinstance(_get(body, p), kind) and not isinstance(_get(body, p), bool)]
             if action == "number" and draw(st.booleans()):  # quantities: weights, blood pressures, doses
-                leaves = [p for p in leaves if p[-1] == "value"] or leaves
+                leaves = [p for p in leaves if p and p[-1] == "value"] or leaves
             paths = leaves or paths
         path = draw(st.sampled_from(paths))
         if not path:
