@@ -245,6 +245,8 @@ def test_ketamine_card_about_opioids_carries_the_opioid_load(tmp_path: Path) -> 
 def test_order_sign_after_order_select_repeats_contraindications_but_not_precautions(tmp_path: Path) -> None:
     delirium = f.condition(f.ICD10CM, "F05", "Delirium due to known physiological condition")
     psychosis = f.condition(f.ICD10CM, "F20.9", "Schizophrenia, unspecified")
+    for condition in (delirium, psychosis):
+        condition["subject"] = {"reference": "Patient/healthy"}  # this patient's: another's would be ignored
     resources = [*sample_patient("healthy"), delirium, psychosis]
     draft = sample_order("ketamine-infusion-outpatient")
     select = order_sign(resources, [draft], hook="order-select", selections=[f"MedicationRequest/{draft['id']}"])
