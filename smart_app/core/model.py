@@ -119,6 +119,9 @@ class Timing:
 
 @dataclass(frozen=True, slots=True)
 class DoseAndRate:
+    """One Dosage.doseAndRate entry. `type` says how it was stated (dose-rate-type: ordered, calculated; Epic also
+    sends admin-amount): an order may state the same dose several ways, and the ordered one is preferred."""
+
     dose: Quantity | None = None
     dose_low: Quantity | None = None
     dose_high: Quantity | None = None
@@ -126,10 +129,14 @@ class DoseAndRate:
     rate_low: Quantity | None = None
     rate_high: Quantity | None = None
     rate_ratio: Ratio | None = None
+    type: Concept | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Dosage:
+    """One dosage instruction. `sequence`: instructions with the same sequence are concurrent (they add), different
+    sequences are successive steps (a taper, a loading dose then an infusion); None when the order does not say."""
+
     text: str | None = None
     timing: Timing | None = None
     as_needed: bool = False
@@ -138,6 +145,7 @@ class Dosage:
     dose_and_rate: tuple[DoseAndRate, ...] = ()
     max_dose_per_period: Ratio | None = None
     max_dose_per_administration: Quantity | None = None
+    sequence: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +175,9 @@ class MedicationUse:
     effective: Period | None = None
     repeats_allowed: int | None = None  # dispenseRequest.numberOfRepeatsAllowed
     is_draft_order: bool = False  # from the CDS Hooks context (draftOrders / selections)
+    prior_prescription: str | None = None  # MedicationRequest.priorPrescription: the order this one renews/replaces
+    # Why the order could not be read in full (e.g. invalid FHIR in its dosage): the drug is known, its dose is not.
+    unreadable: str | None = None
 
     @property
     def reference(self) -> str:

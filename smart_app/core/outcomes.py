@@ -36,6 +36,8 @@ Need = Literal[
     "order-duration",
     "order-route",
     "order-concentration",
+    "order-drug",
+    "dose-range",
     "treatment-dates",
     "fasting-status",
     "consent-record",

@@ -146,6 +146,7 @@ def dosage(m: Any) -> Dosage:
                 rate_low=quantity(rate_range.low) if rate_range else None,
                 rate_high=quantity(rate_range.high) if rate_range else None,
                 rate_ratio=ratio(dr.rateRatio),
+                type=concept(dr.type),
             )
         )
     return Dosage(
@@ -157,6 +158,7 @@ def dosage(m: Any) -> Dosage:
         dose_and_rate=tuple(rates),
         max_dose_per_period=ratio(m.maxDosePerPeriod),
         max_dose_per_administration=quantity(m.maxDosePerAdministration),
+        sequence=m.sequence,
     )
 
 
@@ -220,6 +222,7 @@ def medication_use(resource: Any, medications: dict[str, Any], *, is_draft: bool
             effective=period(dispense.validityPeriod) if dispense else None,
             repeats_allowed=dispense.numberOfRepeatsAllowed if dispense else None,
             is_draft_order=is_draft,
+            prior_prescription=resource.priorPrescription.reference if resource.priorPrescription else None,
         )
     if kind == "MedicationStatement":
         eff = period(resource.effectivePeriod) or (

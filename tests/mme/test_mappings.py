@@ -43,7 +43,7 @@ def test_every_product_row_has_a_usable_strength() -> None:
 
 def test_factor_tables_use_known_ingredients_routes_and_units() -> None:
     routes = {route for _, route in read_json("medication_routes.json")["words"]} | set(
-        read_json("medication_routes.json")["snomed"].values()
+        read_json("route_codes.json")["routes"]
     )
     for key, table in read_json("mme_factors.json")["tables"].items():
         assert table["document"] in read_json("guidelines.json")["documents"], key

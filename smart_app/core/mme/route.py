@@ -1,7 +1,8 @@
 """Route of administration as one of the canonical routes of `mappings/medication_routes.json`.
 
-Dosage.route (SNOMED code, else its text/display) wins; otherwise the product's dose form or name
-("Transdermal System" -> transdermal, "Oral Tablet" -> oral). No route and no form: None, never a guess.
+Dosage.route wins: its codes (SNOMED CT, HL7 v3, EHR identifiers: `mappings/route_codes.json` via `core/routes.py`),
+else its text/display; otherwise the product's dose form or name ("Transdermal System" -> transdermal, "Oral
+Tablet" -> oral). No route and no form: None, never a guess.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import re
 from functools import cache, lru_cache
 
-from smart_app.core.model import SNOMED, Concept
+from smart_app.core.model import Concept
+from smart_app.core.routes import RouteReading, read_route
 from smart_app.mappings import read_json
 
 
@@ -34,11 +36,9 @@ def route_in_text(text: str | None) -> str | None:
     return next((route for pattern, route in _word_patterns() if pattern.search(lowered)), None)
 
 
+def read_dosage_route(route: Concept | None) -> RouteReading:
+    return read_route(route, route_in_text)
+
+
 def route_of_concept(route: Concept | None) -> str | None:
-    if route is None:
-        return None
-    snomed = read_json("medication_routes.json")["snomed"]
-    for code in route.codes(SNOMED):
-        if code in snomed:
-            return str(snomed[code])
-    return route_in_text(route.text) or next((r for c in route.codings if (r := route_in_text(c.display))), None)
+    return read_dosage_route(route).route

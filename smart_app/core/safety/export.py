@@ -43,20 +43,27 @@ def outcome_to_json(o: Outcome) -> dict[str, Any]:
 
 
 def order_to_json(o: KetamineOrder, weight_kg: float | None) -> dict[str, Any]:
+    bolus, rate = o.highest_bolus(weight_kg), o.highest_rate(weight_kg)
     return {
         "reference": o.reference,
         "name": o.name,
         "drug": o.drug,
         "route": o.route,
         "setting": o.setting,
-        "bolus_as_ordered": o.bolus.as_ordered if o.bolus else None,
-        "bolus_mg_per_kg": o.bolus.mg_per_kg(weight_kg) if o.bolus else None,
-        "rate_as_ordered": o.rate.as_ordered if o.rate else None,
-        "rate_mg_per_kg_h": o.rate.mg_per_kg(weight_kg) if o.rate else None,
+        "route_problem": o.route_problem,
+        "bolus_as_ordered": bolus.as_ordered if bolus else None,
+        "bolus_mg_per_kg": bolus.mg_per_kg(weight_kg) if bolus else None,
+        "rate_as_ordered": rate.as_ordered if rate else None,
+        "rate_mg_per_kg_h": rate.mg_per_kg(weight_kg) if rate else None,
+        "steps": len(o.steps),
         "duration_h": o.duration_h,
         "total_mg": o.total_mg(weight_kg),
+        "concentration_mg_per_ml": o.mg_per_ml,
+        "sessions": o.sessions,
+        "sessions_basis": o.sessions_basis,
         "repeats": o.repeats,
-        "problems": list(o.problems),
+        "problems": [p.reason for p in o.problems],
+        "notes": list(o.notes),
         "dosed": o.dosed,
     }
 

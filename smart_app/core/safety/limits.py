@@ -35,6 +35,16 @@ class DoseLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class RouteLimits:
+    """The typical dosing the sources give for one non-IV route (ASRA Table 1, ISCRR Table 2); None: no range."""
+
+    route: str
+    dose_mg_per_kg: tuple[float, float] | None
+    rate_mg_per_kg_h: tuple[float, float] | None
+    citations: tuple[Citation, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class RouteClasses:
     parenteral: frozenset[str]
     neuraxial: frozenset[str]
@@ -59,6 +69,27 @@ def dose_limits() -> DoseLimits:
         monitored_setting=cites["monitored_setting"],
         elderly=cites["elderly"],
     )
+
+
+def _pair(value: Any) -> tuple[float, float] | None:
+    return (float(value[0]), float(value[1])) if value else None
+
+
+@cache
+def route_limits() -> dict[str, RouteLimits]:
+    """Non-IV routes with a source range, by route name (ketamine_limits.json `routes`)."""
+    raw = read_json("ketamine_limits.json")
+    cites = {k: citation_of(v) for k, v in raw["citations"].items()}
+    return {
+        route: RouteLimits(
+            route,
+            _pair(spec.get("dose_mg_per_kg")),
+            _pair(spec.get("rate_mg_per_kg_h")),
+            tuple(cites[c] for c in spec["citations"]),
+        )
+        for route, spec in raw["routes"].items()
+        if not route.startswith("_")
+    }
 
 
 @cache

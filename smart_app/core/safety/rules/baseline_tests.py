@@ -77,8 +77,9 @@ def _high_dose(ctx: SafetyContext) -> tuple[list[str], list[Missing]]:
     reasons: list[str] = []
     missing: list[Missing] = []
     for order in ctx.orders:
-        rate = order.rate.mg_per_kg(ctx.weight_kg) if order.rate else None
-        if order.rate is not None and rate is None:
+        highest = order.highest_rate(ctx.weight_kg)
+        rate = highest.mg_per_kg(ctx.weight_kg) if highest else None
+        if highest is not None and rate is None:
             missing.append(Missing("body-weight", f"whether {order.reference} is a high dose (mg/kg/h) needs a weight"))
         if rate is not None and rate > s.high_dose_rate_mg_per_kg_h:
             reasons.append(f"ordered rate {rate:.2g} mg/kg/h (high dose: {ctx.local('high_dose_rate_mg_per_kg_h')})")

@@ -2,9 +2,16 @@
 
 Doses ordered in mg are converted with the most recent body weight in the look-back window; with no such weight a
 dosed order fires its dose rule (the clinician must record a weight before the mg/kg dose can be judged), and no
-weight is ever assumed. The limits and their citations are in mappings/ketamine_limits.json. They are for
-parenteral racemic ketamine, so they are not applied to other routes or to esketamine; a draft whose route is not
-stated is judged as parenteral, and the route rules say the route is unknown.
+weight is ever assumed. The limits and their citations are in mappings/ketamine_limits.json. ASRA's Table 6 limits
+are for IV racemic ketamine: an intravenous draft, and one whose route is not stated or not recognised (the route
+rules then say so), is judged against them. Every other route is judged against the typical dosing the sources give
+for that route (ASRA Table 1, ISCRR Table 2: subcutaneous, intramuscular, intranasal, oral, sublingual, rectal),
+never against the IV ranges; where the sources give no range for a route or an amount, the outcome says the order
+is "not covered by the sources' ranges". Esketamine is not judged against racemic ranges at all.
+
+An order is judged at its highest: the largest bolus and the largest rate over every step and every doseAndRate
+entry, ranges at their maximum (`ketamine_order.read_order`). A part of the order that could not be read makes the
+rule not-evaluable (naming the part) unless what could be read already fires.
 """
 
 from __future__ import annotations
@@ -13,10 +20,9 @@ from dataclasses import replace
 
 from smart_app.core.outcomes import Citation, Evidence, Missing, Outcome
 from smart_app.core.safety import sources
-from smart_app.core.safety.amounts import Amount
 from smart_app.core.safety.context import SafetyContext, fired, not_applicable, not_evaluable, satisfied
-from smart_app.core.safety.ketamine_order import KetamineOrder
-from smart_app.core.safety.limits import dose_limits, route_classes
+from smart_app.core.safety.ketamine_order import Dose, KetamineOrder, OrderProblem, Part
+from smart_app.core.safety.limits import RouteLimits, dose_limits, route_classes, route_limits
 from smart_app.core.safety.vitals import current_weight
 
 DOSE_RULES = ("DOSE-BOLUS", "DOSE-RATE", "DOSE-MIN")
@@ -30,7 +36,37 @@ def _order_evidence(order: KetamineOrder, what: str) -> Evidence:
     return Evidence(order.reference, f"Draft order: {order.name}", None, what)
 
 
-def _no_weight(ctx: SafetyContext, rule: str, order: KetamineOrder, what: str, ordered: Amount) -> Outcome:
+def _reading_evidence(order: KetamineOrder) -> list[Evidence]:
+    """How the order was read (ranges at their maximum, steps, typed entries, route or product conflicts)."""
+    return [Evidence(order.reference, "How the order was read", None, note) for note in order.notes]
+
+
+def _missing(problem: OrderProblem) -> Missing:
+    return Missing("order-concentration" if problem.concentration else "order-dose", problem.reason)
+
+
+def _guard(outcome: Outcome, order: KetamineOrder, *parts: Part) -> Outcome:
+    """A judgement of what could be read, when part of the order could not: it stands only if it fired."""
+    problems = order.problems_of(*parts)
+    if not problems:
+        return outcome
+    unread = "; ".join(p.reason for p in problems)
+    if outcome.fired:
+        return replace(outcome, detail=f"{outcome.detail} Part of the order could not be read: {unread}.")
+    if outcome.status == "not-evaluable":
+        return replace(outcome, missing=(*outcome.missing, *(_missing(p) for p in problems)))
+    what = "/".join(parts)
+    return not_evaluable(
+        outcome.rule_id,
+        f"Ketamine {what} of {order.reference}: part of the order could not be read",
+        [_missing(p) for p in problems],
+        detail=f"What could be read: {outcome.summary}.",
+        subject=order.reference,
+        evidence=[*outcome.evidence, _order_evidence(order, unread)],
+    )
+
+
+def _no_weight(ctx: SafetyContext, rule: str, order: KetamineOrder, what: str, ordered: Dose) -> Outcome:
     reason = f"no body weight within {ctx.settings.weight_lookback_days} days (local default weight_lookback_days)"
     evidence = [_order_evidence(order, f"{what} {ordered.as_ordered}"), Evidence("(absent)", reason)]
     older = current_weight(ctx.record, ctx.on, None)
@@ -72,27 +108,33 @@ def _age_unknown(rule: str, order: KetamineOrder, what: str, threshold: str) -> 
 
 
 def _unreadable(rule: str, order: KetamineOrder, what: str) -> Outcome:
-    reasons = order.problems or ("the order gives no dose or rate",)
+    problems = order.problems or (OrderProblem("order", "the order gives no dose or rate"),)
+    reasons = [p.reason for p in problems]
     return not_evaluable(
         rule,
         f"Ketamine {what} of {order.reference} could not be read",
-        [Missing("order-dose", p) for p in reasons],
+        [_missing(p) for p in problems],
         subject=order.reference,
-        evidence=[_order_evidence(order, "; ".join(reasons))],
+        evidence=[_order_evidence(order, "; ".join(reasons)), *_reading_evidence(order)],
     )
 
 
 def _bolus(ctx: SafetyContext, order: KetamineOrder) -> Outcome:
-    if order.bolus is None:
+    return _guard(_bolus_judged(ctx, order), order, "bolus")
+
+
+def _bolus_judged(ctx: SafetyContext, order: KetamineOrder) -> Outcome:
+    bolus = order.highest_bolus(ctx.weight_kg)
+    if bolus is None:
         if order.rate is None:
             return _unreadable("DOSE-BOLUS", order, "dose")
         return not_applicable("DOSE-BOLUS", "No bolus in the order", subject=order.reference)
-    dose = order.bolus.mg_per_kg(ctx.weight_kg)
+    dose = bolus.mg_per_kg(ctx.weight_kg)
     if dose is None:
-        return _no_weight(ctx, "DOSE-BOLUS", order, "bolus", order.bolus)
+        return _no_weight(ctx, "DOSE-BOLUS", order, "bolus", bolus)
     limit = dose_limits().bolus_max_mg_per_kg
-    shown = f"{order.bolus.as_ordered} = {dose:.2f} mg/kg" + (f" at {ctx.weight_kg:g} kg" if ctx.weight_kg else "")
-    evidence = [_order_evidence(order, shown), *_weight_evidence(ctx)]
+    shown = f"{bolus.as_ordered} = {dose:.2f} mg/kg" + (f" at {ctx.weight_kg:g} kg" if ctx.weight_kg else "")
+    evidence = [_order_evidence(order, shown), *_weight_evidence(ctx), *_reading_evidence(order)]
     s = ctx.settings
     if dose >= limit:
         above = dose > limit
@@ -144,13 +186,18 @@ def _inpatient_note(order: KetamineOrder) -> tuple[str, tuple[Citation, ...]]:
 
 
 def _rate(ctx: SafetyContext, order: KetamineOrder) -> Outcome:
-    if order.rate is None:
+    return _guard(_rate_judged(ctx, order), order, "rate")
+
+
+def _rate_judged(ctx: SafetyContext, order: KetamineOrder) -> Outcome:
+    ordered = order.highest_rate(ctx.weight_kg)
+    if ordered is None:
         if order.bolus is None:
             return _unreadable("DOSE-RATE", order, "rate")
         return not_applicable("DOSE-RATE", "No infusion rate in the order (a bolus)", subject=order.reference)
-    rate = order.rate.mg_per_kg(ctx.weight_kg)
+    rate = ordered.mg_per_kg(ctx.weight_kg)
     if rate is None:
-        return _no_weight(ctx, "DOSE-RATE", order, "infusion rate", order.rate)
+        return _no_weight(ctx, "DOSE-RATE", order, "infusion rate", ordered)
     lim = dose_limits()
     low, high, monitored, icu = (
         lim.infusion_min_mg_per_kg_h,
@@ -159,8 +206,8 @@ def _rate(ctx: SafetyContext, order: KetamineOrder) -> Outcome:
         lim.infusion_icu_max_mg_per_kg_h,
     )
     band = f"{_fmt(low)}–{_fmt(high)} mg/kg/h"
-    shown = f"{order.rate.as_ordered} = {rate:.2f} mg/kg/h" + (f" at {ctx.weight_kg:g} kg" if ctx.weight_kg else "")
-    evidence = [_order_evidence(order, shown), *_weight_evidence(ctx)]
+    shown = f"{ordered.as_ordered} = {rate:.2f} mg/kg/h" + (f" at {ctx.weight_kg:g} kg" if ctx.weight_kg else "")
+    evidence = [_order_evidence(order, shown), *_weight_evidence(ctx), *_reading_evidence(order)]
     setting = _setting_text(order)
     note, note_citations = _inpatient_note(order)
     citations = (*dose_citations(), *note_citations)
@@ -240,6 +287,10 @@ def dose_citations() -> tuple[Citation, ...]:
 
 
 def _minimum(ctx: SafetyContext, order: KetamineOrder) -> Outcome:
+    return _guard(_minimum_judged(ctx, order), order, "rate", "bolus", "duration")
+
+
+def _minimum_judged(ctx: SafetyContext, order: KetamineOrder) -> Outcome:
     lim = dose_limits()
     if order.rate is None:
         return not_applicable(
@@ -298,6 +349,83 @@ def _esketamine(order: KetamineOrder) -> Outcome:
     )
 
 
+def _not_covered(rule: str, order: KetamineOrder, what: str) -> Outcome:
+    route = order.route or "this"
+    return not_evaluable(
+        rule,
+        f"{route.capitalize()} ketamine {what}: not covered by the sources' ranges",
+        [
+            Missing(
+                "dose-range",
+                f"the sources give no {what} range for the {route} route (ASRA Table 1, ISCRR Table 2); the IV "
+                "ranges are not applied to it",
+            )
+        ],
+        subject=order.reference,
+        evidence=[_order_evidence(order, f"route: {order.route_text or order.route}"), *_reading_evidence(order)],
+    )
+
+
+def _route_judged(
+    ctx: SafetyContext, rule: str, order: KetamineOrder, lim: RouteLimits, ordered: Dose | None, what: str
+) -> Outcome:
+    """A dose or rate of a non-IV route against the typical dosing the sources give for that route."""
+    band = lim.rate_mg_per_kg_h if what == "rate" else lim.dose_mg_per_kg
+    unit = "mg/kg/h" if what == "rate" else "mg/kg"
+    route = lim.route
+    if ordered is None:
+        other = order.highest_bolus(ctx.weight_kg) if what == "rate" else order.highest_rate(ctx.weight_kg)
+        if other is None:
+            return _unreadable(rule, order, what)
+        return not_applicable(rule, f"No {what} in the order", subject=order.reference)
+    if band is None:
+        return _not_covered(rule, order, what)
+    value = ordered.mg_per_kg(ctx.weight_kg)
+    if value is None:
+        return _no_weight(ctx, rule, order, what, ordered)
+    low, high = band
+    shown = f"{ordered.as_ordered} = {value:.2f} {unit}" + (f" at {ctx.weight_kg:g} kg" if ctx.weight_kg else "")
+    evidence = [_order_evidence(order, shown), *_weight_evidence(ctx), *_reading_evidence(order)]
+    range_text = f"{_fmt(low)}–{_fmt(high)} {unit}"
+    sources_text = "; ".join(str(c) for c in lim.citations)
+    if value > high:
+        return fired(
+            rule,
+            "warning",
+            f"{route.capitalize()} ketamine {what} {value:.2f} {unit} is above the sources' {route} range "
+            f"({range_text})",
+            f"{what.capitalize()} {shown}. Typical {route} dosing for chronic pain in the sources: **{range_text}** "
+            f"({sources_text}). ASRA's IV ranges are not applied to the {route} route. Confirm the dose and the "
+            "route.",
+            evidence,
+            citations=lim.citations,
+            subject=order.reference,
+            wording="typical dosing by route",
+            plans=("choose-protocol",),
+        )
+    position = "below" if value < low else "within"
+    return satisfied(
+        rule,
+        f"{route.capitalize()} ketamine {what} {value:.2f} {unit} is {position} the sources' {route} range "
+        f"({range_text})",
+        evidence,
+        detail=f"{what.capitalize()} {shown}. Typical {route} dosing: {range_text} ({sources_text}).",
+        subject=order.reference,
+    )
+
+
+def _by_route(ctx: SafetyContext, order: KetamineOrder, lim: RouteLimits) -> list[Outcome]:
+    ref = order.reference
+    bolus = _guard(
+        _route_judged(ctx, "DOSE-BOLUS", order, lim, order.highest_bolus(ctx.weight_kg), "dose"), order, "bolus"
+    )
+    rate = _guard(_route_judged(ctx, "DOSE-RATE", order, lim, order.highest_rate(ctx.weight_kg), "rate"), order, "rate")
+    minimum = not_applicable(
+        "DOSE-MIN", f"{lim.route.capitalize()} route: ASRA's minimum infusion is for IV infusions", subject=ref
+    )
+    return [bolus, rate, minimum]
+
+
 def check(ctx: SafetyContext) -> list[Outcome]:
     if not ctx.orders:
         return [not_applicable(rule, "No draft ketamine order") for rule in (*DOSE_RULES, "DOSE-ESKETAMINE")]
@@ -312,15 +440,22 @@ def check(ctx: SafetyContext) -> list[Outcome]:
             )
             continue
         found.append(not_applicable("DOSE-ESKETAMINE", "Racemic ketamine, not esketamine", subject=ref))
-        if order.route is not None and order.route not in route_classes().parenteral:
+        if order.route is None or order.route == "intravenous":
+            # Not stated or not recognised: judged as IV; ROUTE-NEURAX and ORAL say the route is unknown.
+            found.extend((_bolus(ctx, order), _rate(ctx, order), _minimum(ctx, order)))
+        elif order.route in route_limits():
+            found.extend(_by_route(ctx, order, route_limits()[order.route]))
+        elif order.route in route_classes().neuraxial:
             found.extend(
-                not_applicable(
-                    rule,
-                    f"{order.route.capitalize()} route: not covered by ASRA's parenteral mg/kg ranges",
-                    subject=ref,
-                )
+                not_applicable(rule, f"{order.route.capitalize()} route: advised against (ROUTE-NEURAX)", subject=ref)
                 for rule in DOSE_RULES
             )
-            continue
-        found.extend((_bolus(ctx, order), _rate(ctx, order), _minimum(ctx, order)))
+        else:
+            found.extend(
+                (
+                    _not_covered("DOSE-BOLUS", order, "dose"),
+                    _not_covered("DOSE-RATE", order, "rate"),
+                    not_applicable("DOSE-MIN", f"{order.route.capitalize()} route: not an IV infusion", subject=ref),
+                )
+            )
     return found

@@ -10,7 +10,10 @@ from smart_app.core.safety.rules.substance import SUBSTANCE
 
 
 def _evidence(order: KetamineOrder) -> Evidence:
-    return Evidence(order.reference, f"Draft order: {order.name}", None, f"route: {order.route_text or order.route}")
+    shown = order.route_text or order.route
+    if order.route_text and order.route and order.route.lower() not in order.route_text.lower():
+        shown = f"{order.route_text} (read as {order.route})"
+    return Evidence(order.reference, f"Draft order: {order.name}", None, f"route: {shown}")
 
 
 def _neuraxial(order: KetamineOrder) -> Outcome:
@@ -63,13 +66,16 @@ def check(ctx: SafetyContext) -> list[Outcome]:
     for order in ctx.orders:
         ref = order.reference
         if order.route is None:
-            missing = [Missing("order-route", f"{ref} does not state a route (Dosage.route)")]
+            if order.route_problem:
+                missing = [Missing("order-route", f"{ref}: {order.route_problem}")]
+                summary = "Route not recognised"
+            else:
+                missing = [Missing("order-route", f"{ref} does not state a route (Dosage.route)")]
+                summary = "Route not stated"
             found.append(
-                not_evaluable(
-                    "ROUTE-NEURAX", "Route not stated: a neuraxial route cannot be excluded", missing, subject=ref
-                )
+                not_evaluable("ROUTE-NEURAX", f"{summary}: a neuraxial route cannot be excluded", missing, subject=ref)
             )
-            found.append(not_evaluable("ORAL", "Route not stated", missing, subject=ref))
+            found.append(not_evaluable("ORAL", summary, missing, subject=ref))
             continue
         route_evidence = [_evidence(order)]
         if order.route in classes.neuraxial:
