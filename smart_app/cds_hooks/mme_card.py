@@ -66,7 +66,13 @@ def _left_out(report: MmeReport) -> str:
 
 def mme_extension(report: MmeReport, level: MmeLevel) -> dict[str, Any]:
     """The calculation for machines: numeric total (null when not computable), table, level, per-medication steps."""
-    return {**mme_report_to_json(report), "complete": level.complete, "mme_level": level.level}
+    highest = report.highest_total
+    return {
+        **mme_report_to_json(report),
+        "complete": level.complete,
+        "mme_level": level.level,
+        "highest_total_mme_per_day": round(highest, 6) if highest is not None else None,
+    }
 
 
 def mme_card(report: MmeReport, level: MmeLevel, settings: LocalDefaults, *, links: Sequence[Link] = ()) -> Card:
@@ -78,6 +84,12 @@ def mme_card(report: MmeReport, level: MmeLevel, settings: LocalDefaults, *, lin
         parts.append(
             f"**Total: {bound}{_fmt(report.total_mme_per_day)} {report.figure}** ({level.sentence}), "
             f"table {report.table_citation}."
+        )
+    highest = report.highest_total
+    if highest is not None and highest > (report.total_mme_per_day or 0.0):
+        parts.append(
+            f"An order steps up later: at the highest steps of the orders the total is {_fmt(highest)} "
+            f"{report.figure} (each order's steps are in its derivation)."
         )
     if report.counted:
         parts.append(_table(report))

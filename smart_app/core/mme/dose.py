@@ -14,7 +14,7 @@ from smart_app.core.mme.errors import NotComputable
 from smart_app.core.mme.frequency import days_in, doses_per_day, number
 from smart_app.core.mme.products import OpioidProduct
 from smart_app.core.mme.units import count_word, mass_in_mg, rate_in_mcg_per_hr, volume_in_ml
-from smart_app.core.model import Dosage, Quantity, Ratio
+from smart_app.core.model import Dosage, DoseAndRate, Quantity, Ratio
 
 MAX_UNITS_PER_DOSE = 4  # a mg dose equal to 1-4 units of the non-opioid ingredient is treated as that ingredient
 
@@ -94,17 +94,59 @@ def dose_amount(quantity: Quantity, product: OpioidProduct) -> Amount:
     raise NotComputable(f"dose unit {quantity.unit_key or '(none)'!r} not recognised")
 
 
-def _dose_quantity(dosage: Dosage) -> tuple[Quantity, bool]:
-    """The dose to use and whether it is the top of a range."""
+# Typed doseAndRate entries state one dose several ways (dose-rate-type ordered / calculated; Epic's admin-amount):
+# the ordered dose is read, the others only when it cannot be. Untyped entries rank with ordered ones.
+TYPE_PREFERENCE = ("ordered", "", "calculated", "admin-amount")
+
+
+def entry_type(dr: DoseAndRate) -> str:
+    if dr.type is None:
+        return ""
+    code = next((c.code for c in dr.type.codings if c.code), None) or dr.type.text or ""
+    kind = code.strip().lower()
+    return kind if kind in TYPE_PREFERENCE else ""
+
+
+def _entry_dose(dr: DoseAndRate) -> tuple[Quantity, bool]:
+    if dr.dose is not None:
+        return dr.dose, False
+    if dr.dose_high is not None:
+        return dr.dose_high, True
+    if dr.dose_low is not None:
+        raise NotComputable("dose range has no upper limit: maximum dose unknown")
+    if dr.rate is not None or dr.rate_ratio is not None or dr.rate_high is not None:
+        raise NotComputable("dose given as an infusion rate: not supported by the MME calculation")
+    raise NotComputable("no dose in the dosage instruction")
+
+
+def _dose_quantity(dosage: Dosage, product: OpioidProduct) -> tuple[Quantity, Amount, bool, str]:
+    """The dose to use, its amount, whether it is the top of a range, and a note on how it was chosen.
+
+    Entries of the most preferred type are read; several of them (an untyped order that states its dose twice)
+    give the highest; a type whose dose cannot be computed gives way to the next ("1 TAB" of a product of
+    unknown strength, then the calculated "5 mg")."""
+    groups: dict[str, list[DoseAndRate]] = {}
     for dr in dosage.dose_and_rate:
-        if dr.dose is not None:
-            return dr.dose, False
-        if dr.dose_high is not None:
-            return dr.dose_high, True
-        if dr.dose_low is not None:
-            raise NotComputable("dose range has no upper limit: maximum dose unknown")
-        if dr.rate is not None or dr.rate_ratio is not None or dr.rate_high is not None:
-            raise NotComputable("dose given as an infusion rate: not supported by the MME calculation")
+        groups.setdefault(entry_type(dr), []).append(dr)
+    first_error: NotComputable | None = None
+    for kind in (k for k in TYPE_PREFERENCE if k in groups):
+        read: list[tuple[Quantity, Amount, bool]] = []
+        try:
+            for dr in groups[kind]:
+                quantity, top = _entry_dose(dr)
+                read.append((quantity, dose_amount(quantity, product), top))
+        except NotComputable as exc:
+            first_error = first_error or exc
+            continue
+        quantity, chosen, top = max(read, key=lambda r: r[1].value)
+        note = ""
+        if first_error is not None:
+            note = f"the {kind or 'untyped'} dose is used ({first_error.reason} for the preferred one)"
+        elif len({round(r[1].value, 9) for r in read}) > 1:
+            note = f"{len(read)} doses stated ({'; '.join(str(r[0]) for r in read)}): the highest is used"
+        return quantity, chosen, top, note
+    if first_error is not None:
+        raise first_error
     if dosage.text:
         raise NotComputable(f"dose only in free text ({dosage.text!r}): not read by the calculator")
     raise NotComputable("no dose in the dosage instruction")
@@ -128,9 +170,8 @@ def max_per_day(limit: Ratio | None, product: OpioidProduct) -> tuple[float, str
 
 def daily_amount(dosage: Dosage, product: OpioidProduct) -> DailyAmount:
     """This dosage's opioid amount per day (mg/day), or patches worn at once (mcg/hr, no timing needed)."""
-    quantity, top_of_range = _dose_quantity(dosage)
-    amount = dose_amount(quantity, product)
-    range_note = " (top of dose range)" if top_of_range else ""
+    _, amount, top_of_range, chosen_note = _dose_quantity(dosage, product)
+    range_note = (" (top of dose range)" if top_of_range else "") + (f" ({chosen_note})" if chosen_note else "")
     if product.strength is not None and product.strength.per == "hr":
         return DailyAmount(amount.value, amount.text + range_note, None, amount.text + range_note, top_of_range)
     frequency = doses_per_day(dosage.timing)
@@ -145,7 +186,7 @@ def daily_amount(dosage: Dosage, product: OpioidProduct) -> DailyAmount:
         return DailyAmount(cap[0], amount.text + range_note, None, text, True)
     value = amount.value * frequency.per_day
     capped = cap is not None and cap[0] < value
-    maximum = dosage.as_needed or frequency.maximum or top_of_range or capped
+    maximum = dosage.as_needed or frequency.maximum or top_of_range or capped or "highest" in chosen_note
     if maximum:
         notes.insert(0, "maximum allowed")
     notes.insert(0, frequency.basis)

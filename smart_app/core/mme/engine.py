@@ -10,7 +10,18 @@ Non-opioid medications are not items at all. The total is the sum of counted ite
 De-duplication rule: a MedicationStatement is a duplicate of a listed MedicationRequest when both have the same
 product RxCUI, or the same opioid ingredient, strength, route and release (extended vs immediate). The request is
 used (it is the prescriber's current instruction); the statement is listed with status "duplicate" and the
-request's id as the reason. Two requests are never merged: two active orders for the same opioid both count.
+request's id as the reason. Two requests are never merged: two active orders for the same opioid both count, and
+so do two identical drafts. Renewals are the exception: an active order that a draft renews (the draft's
+`priorPrescription`), or that a draft repeats exactly (same product, same daily dose), is counted once, as the
+draft, and listed as "duplicate" with the draft named, so the total never doubles for a re-order.
+
+Dosage instructions: those with the same `sequence` (or none) are concurrent and add; different sequences are
+successive steps (a taper: 10 mg q6h then 5 mg q6h), so the step current on the calculation date counts (a draft:
+its first step; an active order: the first step whose bounds have not ended) and the highest step is stated.
+
+A medication whose code and name disagree (RxNorm for a 5 mg immediate-release tablet, named "40 mg ER") is not
+computable: which product is meant is named, never chosen silently. A draft that could not be read in full
+(`MedicationUse.unreadable`) is listed as not computable, so a total never claims to include it.
 
 Items are ordered by reference, so the order of the input never changes the report.
 """
@@ -20,20 +31,21 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from smart_app.config import MmeTable
-from smart_app.core.mme.dose import daily_amount
+from smart_app.core.mme.dose import DailyAmount, daily_amount
 from smart_app.core.mme.errors import NotComputable
 from smart_app.core.mme.factors import TableInfo, factor_entry, table_info
+from smart_app.core.mme.frequency import days_in
 from smart_app.core.mme.listing import listing, setting, source_label
-from smart_app.core.mme.products import OpioidProduct, identify
+from smart_app.core.mme.products import OpioidProduct, identify, parse_name
 from smart_app.core.mme.report import MmeItem, MmeReport
 from smart_app.core.mme.route import route_in_text, route_of_concept
 from smart_app.core.mme.units import unit_word
-from smart_app.core.model import MedicationUse
+from smart_app.core.model import Dosage, MedicationUse
 
 
 def opioid_ingredient(med: MedicationUse) -> str | None:
@@ -64,6 +76,8 @@ def _product_label(product: OpioidProduct) -> str:
 class _Assessed:
     item: MmeItem
     keys: frozenset[tuple[str, ...]]  # product identities for de-duplication
+    is_draft: bool = False
+    renews: str | None = None  # "MedicationRequest/<id>" the draft's priorPrescription names
 
 
 _EXTENDED = re.compile(r"extended release|\b(?:er|xr|sr|cr|la|xl)\b|\b\d+ hr\b", re.I)
@@ -101,10 +115,111 @@ def _common_fields(med: MedicationUse, product: OpioidProduct, route: str | None
     }
 
 
-def _compute(med: MedicationUse, product: OpioidProduct, route: str | None, info: TableInfo) -> dict[str, Any]:
+def _steps(dosages: tuple[Dosage, ...]) -> list[tuple[int | None, list[Dosage]]]:
+    """Dosage instructions by sequence: same sequence (or none) concurrent, different sequences in order."""
+    by_sequence: dict[int | None, list[Dosage]] = {}
+    for dosage in dosages:
+        by_sequence.setdefault(dosage.sequence, []).append(dosage)
+    return sorted(by_sequence.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
+
+
+def _step_end(dosages: list[Dosage], start: datetime | None) -> datetime | None:
+    for dosage in dosages:
+        repeat = dosage.timing.repeat if dosage.timing else None
+        if repeat is None:
+            continue
+        if repeat.bounds_period is not None and repeat.bounds_period.end is not None:
+            return repeat.bounds_period.end
+        bd = repeat.bounds_duration
+        if bd is not None and bd.value is not None and start is not None:
+            days = days_in(bd.code) or days_in(bd.unit)
+            if days is not None:
+                return start + timedelta(days=bd.value * days)
+    return None
+
+
+def _current_step(med: MedicationUse, steps: list[tuple[int | None, list[Dosage]]], on: datetime | None) -> int:
+    """The step in force on `on`: a draft starts at its first; an active order moves on when a step's bounds end."""
+    if med.is_draft_order or on is None:
+        return 0
+    start = med.recorded
+    for index, (_, dosages) in enumerate(steps[:-1]):
+        end = _step_end(dosages, start)
+        if end is None or end > on:
+            return index
+        start = end
+    return len(steps) - 1
+
+
+def _step_label(index: int, steps: list[tuple[int | None, list[Dosage]]]) -> str:
+    sequence = steps[index][0]
+    return f"step {index + 1} of {len(steps)}" + (f" (sequence {sequence})" if sequence is not None else "")
+
+
+_IMMEDIATE = re.compile(r"immediate release|\bIR\b", re.I)
+_COMBINATION_NAME = re.compile(r"\d\s*-\s*\d|/")
+
+
+def _code_name_conflict(med: MedicationUse, product: OpioidProduct) -> str | None:
+    """The RxNorm product and the order's own name plainly describe different products: another opioid, another
+    strength of a single-ingredient product, or a release the name states (extended vs immediate) and the code
+    contradicts. Names that say less (a brand, no release words, a combination written '5-325') are no conflict."""
+    if product.rxcui is None:
+        return None
+    names = [med.medication.text, *(c.display for c in med.medication.codings)]
+    for name in dict.fromkeys(n for n in names if n):
+        named = parse_name(name)
+        if named is None:
+            continue
+        differs = []
+        if named.ingredient != product.ingredient:
+            differs.append(f"it names {named.ingredient}")
+        elif (
+            named.strength is not None
+            and product.strength is not None
+            and not product.other_ingredients
+            and not _COMBINATION_NAME.search(name)
+            and (
+                named.strength.per != product.strength.per
+                or abs(named.strength.amount - product.strength.amount) > 1e-9
+            )
+        ):
+            differs.append(f"it says {named.strength.describe()}")
+        product_extended = _is_extended(product.dose_form, product.name)
+        if _is_extended(None, name) and not product_extended:
+            differs.append("it says extended release")
+        elif _IMMEDIATE.search(name) and product_extended:
+            differs.append("it says immediate release")
+        if differs:
+            return (
+                f"RxNorm {product.rxcui} is {product.name or product.ingredient}, but the order's name '{name}' "
+                f"disagrees ({'; '.join(differs)}): which product is ordered is unclear"
+            )
+    return None
+
+
+def _step_daily(
+    dosages: list[Dosage], product: OpioidProduct, is_rate: bool, entry_unit: str
+) -> tuple[list[DailyAmount], float, str]:
+    parts = [daily_amount(dosage, product) for dosage in dosages]
+    daily = sum(p.value for p in parts)
+    unit = "mcg/hr" if is_rate else "mg/day"
+    if entry_unit == "mcg/day":
+        daily, unit = daily * 1000, "mcg/day"
+    return parts, daily, unit
+
+
+def _compute(
+    med: MedicationUse, product: OpioidProduct, route: str | None, info: TableInfo, on: datetime | None = None
+) -> dict[str, Any]:
     """The item's status and figures; raises NotComputable with the reason when the data do not suffice."""
     if product.ingredient in info.excluded:
         return {"status": "excluded", "reason": info.excluded[product.ingredient]}
+    if med.unreadable:
+        raise NotComputable(f"the order could not be read ({med.unreadable})")
+    conflict = _code_name_conflict(med, product)
+    if conflict:
+        raise NotComputable(conflict)
     if product.ingredient in info.not_convertible:
         raise NotComputable(info.not_convertible[product.ingredient])
     entry = factor_entry(info.key, product.ingredient, route)
@@ -113,18 +228,38 @@ def _compute(med: MedicationUse, product: OpioidProduct, route: str | None, info
     is_rate = entry.unit == "mcg/hr"
     if is_rate != (product.strength is not None and product.strength.per == "hr"):
         raise NotComputable(f"the {info.label} factor for {product.ingredient} {route} is per {entry.unit}")
-    parts = [daily_amount(dosage, product) for dosage in med.dosages]
-    daily = sum(p.value for p in parts)
-    unit = "mcg/hr" if is_rate else "mg/day"
-    if entry.unit == "mcg/day":
-        daily, unit = daily * 1000, "mcg/day"
+    steps = _steps(med.dosages)
+    current = _current_step(med, steps, on)
+    parts, daily, unit = _step_daily(steps[current][1], product, is_rate, entry.unit)
     factor, band = entry.value_for(daily)
     mme = daily * factor
-    steps = " + ".join(f"({p.text})" if len(parts) > 1 else p.text for p in parts)
+    step_text = f"{_step_label(current, steps)}: " if len(steps) > 1 else ""
+    derivation_steps = " + ".join(f"({p.text})" if len(parts) > 1 else p.text for p in parts)
     derivation = (
-        f"{steps} = {daily:.1f} {unit} x {_factor(factor)} ({info.label} {product.ingredient} {entry.route}{band})"
-        f" = {mme:.1f} {info.figure}"
+        f"{step_text}{derivation_steps} = {daily:.1f} {unit} x {_factor(factor)} "
+        f"({info.label} {product.ingredient} {entry.route}{band}) = {mme:.1f} {info.figure}"
     )
+    highest: float | None = None
+    highest_step: str | None = None
+    if len(steps) > 1:
+        others: list[str] = []
+        for index in range(len(steps)):
+            if index == current:
+                continue
+            label = _step_label(index, steps)
+            try:
+                _, other_daily, _ = _step_daily(steps[index][1], product, is_rate, entry.unit)
+            except NotComputable as exc:
+                others.append(f"{label}: not computable ({exc.reason})")
+                continue
+            other_factor, _ = entry.value_for(other_daily)
+            other_mme = other_daily * other_factor
+            others.append(f"{label}: {other_daily:.1f} {unit} = {other_mme:.1f} {info.figure}")
+            if other_mme > mme and (highest is None or other_mme > highest):
+                highest, highest_step = other_mme, label
+        derivation += f". Other steps of this order (not counted now): {'; '.join(others)}"
+        if highest is not None:
+            derivation += f"; highest: {highest:.1f} {info.figure} at {highest_step}"
     per_day = [p.per_day for p in parts]
     return {
         "status": "counted",
@@ -136,18 +271,21 @@ def _compute(med: MedicationUse, product: OpioidProduct, route: str | None, info
         "mme_per_day": mme,
         "maximum_allowed": any(p.maximum for p in parts),
         "derivation": derivation,
+        "step": _step_label(current, steps) if len(steps) > 1 else None,
+        "highest_mme_per_day": highest,
+        "highest_step": highest_step,
     }
 
 
 def _outcome(
-    med: MedicationUse, product: OpioidProduct, route: str | None, info: TableInfo, state: str
+    med: MedicationUse, product: OpioidProduct, route: str | None, info: TableInfo, state: str, on: datetime | None
 ) -> dict[str, Any]:
     if state == "status-unknown":
         return {"status": "not-computable", "reason": f"status {med.status or 'missing'}: cannot tell if current"}
     if state == "intended":
         return {"status": "excluded", "reason": "intended: not yet being taken"}
     try:
-        return _compute(med, product, route, info)
+        return _compute(med, product, route, info, on)
     except NotComputable as exc:
         return {"status": "not-computable", "reason": exc.reason}
 
@@ -160,8 +298,46 @@ def _assess(med: MedicationUse, info: TableInfo, on: datetime | None) -> _Assess
     if state == "skip":
         return None
     route = _route(med, product)
-    item = MmeItem(**_common_fields(med, product, route), **_outcome(med, product, route, info, state))
-    return _Assessed(item, _identity_keys(product, route))
+    item = MmeItem(**_common_fields(med, product, route), **_outcome(med, product, route, info, state, on))
+    return _Assessed(item, _identity_keys(product, route), med.is_draft_order, _relative(med.prior_prescription))
+
+
+def _relative(reference: str | None) -> str | None:
+    """'MedicationRequest/123' of a relative or absolute reference (None for anything else)."""
+    if not reference:
+        return None
+    parts = reference.rstrip("/").split("/")
+    return "/".join(parts[-2:]) if len(parts) >= 2 and parts[-2] == "MedicationRequest" else None
+
+
+def _renewals(assessed: list[_Assessed]) -> dict[str, str]:
+    """Active orders a draft renews (id -> reason): named by priorPrescription, or repeated exactly by a draft."""
+    found: dict[str, str] = {}
+    drafts = [a for a in assessed if a.is_draft]
+    active = [a for a in assessed if not a.is_draft and a.item.id.startswith("MedicationRequest/")]
+    for draft in drafts:
+        if draft.renews and any(a.item.id == draft.renews for a in active):
+            found[draft.renews] = (
+                f"renewed by the draft {draft.item.id} (its priorPrescription): counted once, as the draft"
+            )
+    used = set(found.values())
+    for draft in drafts:
+        if draft.renews or draft.item.status != "counted" or any(draft.item.id in reason for reason in used):
+            continue
+        for order in active:
+            same_dose = (
+                order.item.status == "counted"
+                and order.item.mme_per_day is not None
+                and abs(order.item.mme_per_day - (draft.item.mme_per_day or 0.0)) < 1e-9
+            )
+            if order.item.id in found or not (order.keys & draft.keys) or not same_dose:
+                continue
+            found[order.item.id] = (
+                f"same product and daily dose as the draft {draft.item.id} being signed, so taken as its renewal: "
+                f"counted once, as the draft (if both are meant to be taken, add {order.item.mme_per_day:.1f})"
+            )
+            break
+    return found
 
 
 def _mark_duplicates(assessed: list[_Assessed]) -> list[MmeItem]:
@@ -170,8 +346,12 @@ def _mark_duplicates(assessed: list[_Assessed]) -> list[MmeItem]:
         if a.item.id.startswith("MedicationRequest/"):
             for key in a.keys:
                 requests.setdefault(key, a.item.id)
+    renewed = _renewals(assessed)
     items = []
     for a in assessed:
+        if a.item.id in renewed:
+            items.append(replace(a.item, status="duplicate", reason=renewed[a.item.id], mme_per_day=None))
+            continue
         request = min((requests[k] for k in a.keys if k in requests), default=None)
         if request is not None and a.item.id.startswith("MedicationStatement/"):
             items.append(

@@ -33,6 +33,11 @@ class MmeItem:
     derivation: str | None = None  # "10 mg x 2/day = 20 mg/day x 1.5 = 30 MME/day"
     product: str | None = None  # where ingredient and strength came from: "RxNorm product 857002", "name", ...
     dose_form: str | None = None  # "Extended Release Oral Tablet"
+    # An order of successive steps (dosage instructions of different `sequence`, e.g. a taper): the step counted
+    # now, and the highest step's MME/day when it is higher (None when the order has one step or it is the highest).
+    step: str | None = None
+    highest_mme_per_day: float | None = None
+    highest_step: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +54,15 @@ class MmeReport:
     @property
     def counted(self) -> tuple[MmeItem, ...]:
         return tuple(i for i in self.items if i.status == "counted")
+
+    @property
+    def highest_total(self) -> float | None:
+        """The total if every stepped order were at its highest step (None when no order has a higher step)."""
+        if self.total_mme_per_day is None or not any(i.highest_mme_per_day is not None for i in self.counted):
+            return None
+        return sum(
+            i.highest_mme_per_day if i.highest_mme_per_day is not None else (i.mme_per_day or 0.0) for i in self.counted
+        )
 
     @property
     def left_out(self) -> tuple[MmeItem, ...]:
