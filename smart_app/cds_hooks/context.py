@@ -16,16 +16,25 @@ from smart_app.fhir import identity
 
 
 class FhirAuthorization(BaseModel):
-    """The bearer token the CDS client grants for its FHIR server. `SecretStr`: it never shows in reprs or logs."""
+    """The bearer token the CDS client grants for its FHIR server. `SecretStr`: it never shows in reprs or logs.
+
+    The spec makes `expires_in` and `subject` required, but the CDS Hooks sandbox (and other clients) omit them when
+    their token response does; the token still works, so a request without them is accepted and the omission is
+    logged (`missing_details`)."""
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
     access_token: SecretStr
     token_type: str
-    expires_in: int
+    expires_in: int | None = None
     scope: str
-    subject: str
+    subject: str | None = None
     patient: str | None = None
+
+    @property
+    def missing_details(self) -> tuple[str, ...]:
+        """The spec-required fields the client left out (never the token itself)."""
+        return tuple(name for name in ("expires_in", "subject") if getattr(self, name) is None)
 
 
 class HookRequest(BaseModel):
@@ -60,6 +69,7 @@ class DraftOrders:
     selected_ids: frozenset[str]
     problems: tuple[str, ...]
     service_requests: tuple[dict[str, Any], ...] = ()  # test orders drafted alongside (e.g. an accepted ECG)
+    medications: tuple[dict[str, Any], ...] = ()  # Medication resources in the Bundle (Epic: medicationReference)
 
     def chosen(self, *, selected_only: bool) -> tuple[dict[str, Any], ...]:
         """The drafts to check: on order-select only those the user selected (all, when none are named)."""
@@ -93,6 +103,7 @@ def read_draft_orders(request: HookRequest) -> DraftOrders:
     raw = request.context.get("draftOrders")
     requests: list[dict[str, Any]] = []
     service_requests: list[dict[str, Any]] = []
+    medications: list[dict[str, Any]] = []
     problems: list[str] = []
     entries = _entries(raw)
     if raw is not None and not entries and not (isinstance(raw, dict) and raw.get("resourceType") == "Bundle"):
@@ -102,6 +113,9 @@ def read_draft_orders(request: HookRequest) -> DraftOrders:
             problems.append(f"context.draftOrders entry[{index}] has no resource")
             continue
         kind = resource.get("resourceType")
+        if kind == "Medication":
+            medications.append(resource)  # what a draft's medicationReference names (the shape Epic sends)
+            continue
         if kind == "ServiceRequest":
             if request.patient_id is None or _is_for_patient(
                 resource.get("subject"), request.patient_id, request.fhir_server
@@ -135,4 +149,4 @@ def read_draft_orders(request: HookRequest) -> DraftOrders:
         if isinstance(selections, list)
         else frozenset()
     )
-    return DraftOrders(tuple(requests), selected, tuple(problems), tuple(service_requests))
+    return DraftOrders(tuple(requests), selected, tuple(problems), tuple(service_requests), tuple(medications))

@@ -219,3 +219,39 @@ async def gather(
         foreign_resources=screened.foreign,
         unattributed_resources=screened.unattributed,
     )
+
+
+async def read_references(
+    request: HookRequest,
+    references: Sequence[str],
+    *,
+    budget_s: float,
+    allowed_servers: Sequence[str] = (),
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Read resources that are not the patient's own (e.g. the `Medication/<id>` a draft references) from the
+    EHR's FHIR server, under the same allow-list as `gather`; (resources read, why some could not be)."""
+    server = request.fhir_server
+    if not references:
+        return [], None
+    if not server:
+        return [], "no FHIR server was given to read it from"
+    server_problem = fhir_server_problem(server, allowed_servers)
+    if server_problem is not None:
+        return [], server_problem
+    token = request.fhir_authorization.access_token.get_secret_value() if request.fhir_authorization else None
+    deadline = time.monotonic() + budget_s
+    found: list[dict[str, Any]] = []
+    problems: list[str] = []
+    try:
+        async with FhirClient(server, access_token=token, transport=transport) as client:
+            for reference in references:
+                result = await client.read(reference, deadline=deadline)
+                if result.ok:
+                    found.extend(result.resources)
+                else:
+                    problems.append(f"{reference}: {result.problem}")
+    except Exception as exc:  # a client bug must not cost the checks of the other drafts
+        log.error("hook %s: reading referenced resources failed: %s", request.hook_instance, type(exc).__name__)
+        return found, "the EHR's FHIR server could not be queried"
+    return found, "; ".join(problems) or None

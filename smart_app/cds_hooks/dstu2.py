@@ -1,8 +1,9 @@
 """Draft orders as real CDS clients send them, normalised to FHIR R4 MedicationRequest dicts.
 
-The CDS Hooks sandbox still sends DSTU2 `MedicationOrder` drafts and UCUM's `{pill}` annotation as the dose unit.
-Both are translated here, field by field, so that the clinical core only ever sees R4. Nothing is invented: a field
-the draft does not carry stays absent (and the core reports it as missing).
+The CDS Hooks sandbox still sends DSTU2 `MedicationOrder` drafts, STU3-shaped `MedicationRequest` drafts (a single
+`category` object, `dose[x]`/`rate[x]` on the Dosage itself, `requester.agent`, `context`) and UCUM's `{pill}`
+annotation as the dose unit. All are translated here, field by field, so that the clinical core only ever sees R4.
+Nothing is invented: a field the draft does not carry stays absent (and the core reports it as missing).
 """
 
 from __future__ import annotations
@@ -95,8 +96,51 @@ def medication_order_to_request(order: dict[str, Any]) -> dict[str, Any]:
     return request
 
 
+# Dose and rate elements that STU3 (and DSTU2) put on the Dosage itself and R4 moves into Dosage.doseAndRate.
+_DOSE_RATE_KEYS = ("doseQuantity", "doseRange", "rateQuantity", "rateRatio", "rateRange")
+
+
+def _stu3_dosage(dosage: dict[str, Any]) -> dict[str, Any]:
+    """An STU3 Dosage (dose[x], rate[x] at its root) as R4 (one doseAndRate entry); an R4 Dosage is unchanged."""
+    if not any(k in dosage for k in _DOSE_RATE_KEYS) or "doseAndRate" in dosage:
+        return dosage
+    entry = {k: dosage[k] for k in _DOSE_RATE_KEYS if k in dosage}
+    return {**{k: v for k, v in dosage.items() if k not in _DOSE_RATE_KEYS}, "doseAndRate": [entry]}
+
+
+def _stu3_request(request: dict[str, Any]) -> dict[str, Any]:
+    """STU3 MedicationRequest elements R4 spells differently (the sandbox's STU3 drafts; R4 drafts with a single
+    `category` object, as the sandbox's R4 drafts send it)."""
+    out = dict(request)
+    if isinstance(out.get("category"), dict):
+        out["category"] = [out["category"]]
+    requester = out.get("requester")
+    if isinstance(requester, dict) and "agent" in requester:
+        if isinstance(requester.get("agent"), dict):
+            out["requester"] = requester["agent"]
+        else:
+            out.pop("requester")
+    if "context" in out and "encounter" not in out:
+        context = out.pop("context")
+        if isinstance(context, dict) and str(context.get("reference", "")).split("/")[-2:-1] == ["Encounter"]:
+            out["encounter"] = context
+    out.pop("definition", None)  # STU3 protocol reference; R4 has instantiatesCanonical/Uri instead
+    substitution = out.get("substitution")
+    if isinstance(substitution, dict) and "allowed" in substitution:
+        allowed = substitution["allowed"]
+        out["substitution"] = {
+            **{k: v for k, v in substitution.items() if k != "allowed"},
+            **({"allowedBoolean": allowed} if isinstance(allowed, bool) else {}),
+        }
+        if "allowedBoolean" not in out["substitution"]:
+            out.pop("substitution")
+    return out
+
+
 def normalise_r4_request(request: dict[str, Any]) -> dict[str, Any]:
-    """An R4 MedicationRequest draft with `{pill}` doses rewritten to TAB; other fields untouched."""
+    """A MedicationRequest draft as R4: STU3 shapes converted (`_stu3_request`), `{pill}` doses rewritten to TAB;
+    other fields untouched."""
+    request = _stu3_request(request)
     dosages = request.get("dosageInstruction")
     if not isinstance(dosages, list):
         return request
@@ -105,6 +149,7 @@ def normalise_r4_request(request: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(dosage, dict):
             new_dosages.append(dosage)
             continue
+        dosage = _stu3_dosage(dosage)
         entries = dosage.get("doseAndRate")
         if isinstance(entries, list):
             dosage = {

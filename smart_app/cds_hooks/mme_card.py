@@ -38,10 +38,10 @@ def _summary(report: MmeReport, level: MmeLevel) -> str:
     total = report.total_mme_per_day
     if total is None:
         return fit_summary(
-            f"Opioid {report.figure} could not be calculated for {len(report.left_out)} medication(s); see detail"
+            f"Opioid {report.figure} could not be calculated for {level.left_out} medication(s); see detail"
         )
-    bound = "at least " if report.left_out else ""
-    left = f" ({len(report.left_out)} left out)" if report.left_out else ""
+    bound = "at least " if level.left_out else ""
+    left = f" ({level.left_out} left out)" if level.left_out else ""
     return fit_summary(f"Opioid total with this order: {bound}{_fmt(total)} {report.figure}{left}, {level.sentence}")
 
 
@@ -54,8 +54,13 @@ def _table(report: MmeReport) -> str:
     return "\n".join(rows)
 
 
-def _left_out(report: MmeReport) -> str:
+def _left_out(report: MmeReport, unchecked: Sequence[str] = ()) -> str:
     lines = [f"- {md.cell(f'{item.name} ({item.source}): {item.reason or item.status}')}" for item in report.left_out]
+    lines += [
+        "- "
+        + md.cell(f"Draft order {ref}: its drug could not be identified, so it may be an opioid this total leaves out")
+        for ref in unchecked
+    ]
     lines += [
         f"- {md.cell(f'{item.name} ({item.source}): counted once: {item.reason}')}"
         for item in report.items
@@ -75,7 +80,15 @@ def mme_extension(report: MmeReport, level: MmeLevel) -> dict[str, Any]:
     }
 
 
-def mme_card(report: MmeReport, level: MmeLevel, settings: LocalDefaults, *, links: Sequence[Link] = ()) -> Card:
+def mme_card(
+    report: MmeReport,
+    level: MmeLevel,
+    settings: LocalDefaults,
+    *,
+    links: Sequence[Link] = (),
+    unchecked: Sequence[str] = (),
+) -> Card:
+    """`unchecked`: draft orders whose drug could not be identified (counted in `level.left_out` by the caller)."""
     indicator = indicator_for(level)
     table_source = Citation(report.document or "CDC-2022", f"MME conversion table ({report.table_citation})")
     parts: list[str] = []
@@ -93,7 +106,7 @@ def mme_card(report: MmeReport, level: MmeLevel, settings: LocalDefaults, *, lin
         )
     if report.counted:
         parts.append(_table(report))
-    left_out = _left_out(report)
+    left_out = _left_out(report, unchecked)
     if left_out:
         parts.append(left_out)
     if report.cautions:

@@ -15,7 +15,14 @@ import httpx
 
 from smart_app.cds_hooks.cards import data_card
 from smart_app.cds_hooks.context import HookRequest, read_draft_orders
-from smart_app.cds_hooks.data import GatheredData, gather
+from smart_app.cds_hooks.data import GatheredData, gather, read_references
+from smart_app.cds_hooks.drafts import (
+    ReadDrafts,
+    mark_unreadable,
+    prefetched_medications,
+    read_drafts,
+    unresolved_references,
+)
 from smart_app.cds_hooks.models import Card
 from smart_app.cds_hooks.presented import PresentedCards
 from smart_app.cds_hooks.registry import ORDER_HOOKS, CdsService, ServiceCall, ServiceResult
@@ -41,22 +48,29 @@ def _decide(
     service: CdsService,
     request: HookRequest,
     data: GatheredData,
-    chosen: Sequence[dict[str, Any]],
+    read: ReadDrafts | None,
+    extra: Sequence[dict[str, Any]],
     settings: ServiceSettings,
     defaults: LocalDefaults,
     on: datetime,
     presented: PresentedCards | None,
 ) -> tuple[PatientRecord, ServiceResult]:
+    chosen = (*(read.drafts if read else ()), *extra)
     # A draft the EHR already stored must count once, as the draft being signed.
     draft_keys = {_identity(d) for d in chosen}
+    medications = read.medications if read else ()
     record = build_record(
-        (r for r in data.resources if _identity(r) not in draft_keys),
+        (*medications, *(r for r in data.resources if _identity(r) not in draft_keys)),
         draft_orders=chosen,
         gaps=data.gaps,
     )
+    if read is not None:
+        record = mark_unreadable(record, read.unreadable)
     relevant = service.relevant
     drafts = tuple(m for m in record.medications if m.is_draft_order and relevant is not None and relevant(m))
-    return record, service.handler(ServiceCall(request, record, drafts, settings, defaults, on, presented))
+    unchecked = tuple(u.reference for u in read.unidentified) if read else ()
+    call = ServiceCall(request, record, drafts, settings, defaults, on, presented, unchecked)
+    return record, service.handler(call)
 
 
 def _identity(resource: dict[str, Any]) -> str:
@@ -65,6 +79,50 @@ def _identity(resource: dict[str, Any]) -> str:
 
 def sort_cards(cards: list[Card]) -> list[Card]:
     return sorted(cards, key=lambda c: SEVERITY_ORDER[c.indicator])  # stable: services' own order kept within
+
+
+async def _read_order_drafts(
+    service: CdsService,
+    request: HookRequest,
+    settings: ServiceSettings,
+    transport: httpx.AsyncBaseTransport | None,
+) -> tuple[ReadDrafts, tuple[dict[str, Any], ...], list[str], dict[str, str]]:
+    """The hook's drafts with their drugs resolved (contained, draftOrders Bundle, prefetch, FHIR server), the test
+    orders drafted alongside, and what could not be had: of the drafts as a whole, and per draft reference."""
+    orders = read_draft_orders(request)
+    chosen = orders.chosen(selected_only=service.selected_only)
+    medications = [*orders.medications, *prefetched_medications(request.prefetch)]
+    gaps = list(orders.problems)
+    missing = unresolved_references(chosen, medications)
+    if missing:
+        found, problem = await read_references(
+            request,
+            missing,
+            budget_s=settings.fhir_budget_s,
+            allowed_servers=settings.fhir_server_allowlist,
+            transport=transport,
+        )
+        medications.extend(r for r in found if r.get("resourceType") == "Medication")
+        if problem:
+            log.info("hook %s: %d referenced Medication(s) not read from FHIR", request.hook_instance, len(missing))
+    read = read_drafts(chosen, medications)
+    per_draft = {
+        ref: f"Draft order {ref} could not be read in full ({why}); its drug is known, its dose could not be checked."
+        for ref, why in read.unreadable.items()
+    }
+    for ref, note in read.notes:
+        per_draft[ref] = f"{per_draft[ref]} {note}" if ref in per_draft else note
+    return read, orders.service_requests, gaps, per_draft
+
+
+def _log_authorization(request: HookRequest) -> None:
+    auth = request.fhir_authorization
+    if auth is not None and auth.missing_details:
+        log.info(
+            "hook %s: fhirAuthorization lacks %s; accepted, the token is used as given",
+            request.hook_instance,
+            ", ".join(auth.missing_details),
+        )
 
 
 async def run_service(
@@ -81,21 +139,24 @@ async def run_service(
         raise BadHookRequest(f"service {service.id} answers the {service.hook} hook, not {request.hook}")
     if request.patient_id is None:
         raise BadHookRequest("context.patientId is required")
+    _log_authorization(request)
     gaps: list[str] = []
-    chosen: tuple[dict[str, Any], ...] = ()
+    read: ReadDrafts | None = None
+    extra: tuple[dict[str, Any], ...] = ()
     if service.hook in ORDER_HOOKS and service.relevant is not None:
-        orders = read_draft_orders(request)
-        chosen = orders.chosen(selected_only=service.selected_only)
-        draft_record = build_record((), draft_orders=chosen)
-        chosen = (*chosen, *orders.service_requests)  # tests drafted alongside may satisfy a baseline-test rule
-        relevant = [m for m in draft_record.medications if service.relevant(m)]
-        if not relevant and not draft_record.problems and not orders.problems:
-            return []  # a draft of another drug: nothing to say, and no data access needed
-        gaps.extend(orders.problems)
-        gaps.extend(
-            f"Draft order {p.reference} could not be read ({p.message}), so it was not checked."
-            for p in draft_record.problems
-        )
+        read, extra, draft_gaps, per_draft = await _read_order_drafts(service, request, settings, transport)
+        draft_record = mark_unreadable(build_record(read.medications, draft_orders=read.drafts), read.unreadable)
+        relevant = [m for m in draft_record.medications if m.is_draft_order and service.relevant(m)]
+        not_checked = [u.sentence(f"by {service.title.lower()}") for u in read.unidentified]
+        if not relevant:
+            # Only the drugs this service is for are checked, and only identified ones: a draft of another drug
+            # gets nothing (and no data access); one whose drug cannot be told is named, and nothing is run on it.
+            if not_checked or draft_gaps:
+                return [data_card([*not_checked, *draft_gaps], (), service.source_label)]
+            return []
+        gaps.extend(draft_gaps)
+        gaps.extend(per_draft[m.reference] for m in relevant if m.reference in per_draft)
+        gaps.extend(not_checked)
 
     data = await gather(
         request,
@@ -108,7 +169,9 @@ async def run_service(
         raise PreconditionFailed("; ".join(u.sentence for u in data.unavailable))
     # Validation and rules run inline: they are pure-Python CPU work of a few milliseconds, so a worker thread
     # would still hold the GIL against the event loop, and the hand-off measured ~4 ms per call (bench_cds.py).
-    record, result = _decide(service, request, data, chosen, settings, defaults, on or datetime.now(UTC), presented)
+    record, result = _decide(
+        service, request, data, read, extra, settings, defaults, on or datetime.now(UTC), presented
+    )
     gaps[:0] = [u.sentence for u in data.unavailable]
     gaps.extend(identity.notes(data.foreign_resources, data.unattributed_resources))
     gaps.extend(

@@ -43,6 +43,8 @@ class ServiceCall:
     defaults: LocalDefaults
     on: datetime
     presented: PresentedCards | None = None  # cards already shown at order-select (not repeated at order-sign)
+    # Drafts whose drug could not be identified: not checked, so no total or check may claim to include them.
+    unchecked_drafts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

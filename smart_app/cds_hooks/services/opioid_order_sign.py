@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from smart_app.cds_hooks.mme_card import mme_card
 from smart_app.cds_hooks.prefetch import OPIOID_QUERIES
 from smart_app.cds_hooks.registry import CdsService, ServiceCall, ServiceResult
@@ -16,11 +18,16 @@ def is_opioid(med: MedicationUse) -> bool:
 
 
 def handle(call: ServiceCall) -> ServiceResult:
-    # Silent below the first configured level, unless the total is not fully known (core/alerts.py).
+    # Silent below the first configured level, unless the total is not fully known (core/alerts.py). A draft
+    # whose drug could not be identified may be an opioid: the total is then not known to be complete.
     assessment = assessment_for(call)
-    if not opioid_alert(assessment):
+    level = assessment.mme_level
+    if call.unchecked_drafts:
+        level = replace(level, left_out=level.left_out + len(call.unchecked_drafts))
+    if not (opioid_alert(assessment) or level.calls_for_attention):
         return ServiceResult([])
-    return ServiceResult([mme_card(assessment.mme, assessment.mme_level, call.defaults, links=links_for(call))])
+    card = mme_card(assessment.mme, level, call.defaults, links=links_for(call), unchecked=call.unchecked_drafts)
+    return ServiceResult([card])
 
 
 SERVICE = CdsService(
