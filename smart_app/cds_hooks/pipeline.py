@@ -16,13 +16,6 @@ import httpx
 from smart_app.cds_hooks.cards import data_card
 from smart_app.cds_hooks.context import HookRequest, read_draft_orders
 from smart_app.cds_hooks.data import GatheredData, gather, read_references
-from smart_app.cds_hooks.drafts import (
-    ReadDrafts,
-    mark_unreadable,
-    prefetched_medications,
-    read_drafts,
-    unresolved_references,
-)
 from smart_app.cds_hooks.models import Card
 from smart_app.cds_hooks.presented import PresentedCards
 from smart_app.cds_hooks.registry import ORDER_HOOKS, CdsService, ServiceCall, ServiceResult
@@ -31,6 +24,13 @@ from smart_app.config import LocalDefaults
 from smart_app.core.model import PatientRecord
 from smart_app.core.outcomes import SEVERITY_ORDER
 from smart_app.fhir import identity
+from smart_app.fhir.drafts import (
+    ReadDrafts,
+    mark_unreadable,
+    prefetched_medications,
+    read_drafts,
+    unresolved_references,
+)
 from smart_app.fhir.record import build_record
 
 log = logging.getLogger(__name__)

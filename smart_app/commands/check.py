@@ -23,6 +23,7 @@ from smart_app.core.outcomes import PLAN_LABELS, Outcome
 from smart_app.core.safety import SafetyReport
 from smart_app.core.safety.export import safety_report_to_json
 from smart_app.fhir.bundle import FhirInputError, load_files
+from smart_app.fhir.drafts import mark_unreadable, read_drafts
 from smart_app.fhir.record import build_record
 
 WIDTH = 110
@@ -54,7 +55,17 @@ def run(args: argparse.Namespace) -> int:
     drafts_raw = load_files([args.order]) if args.order else []
     if args.order and not any(r.get("resourceType") == "MedicationRequest" for r in drafts_raw):
         raise FhirInputError(f"{args.order}: no MedicationRequest in the order file")
-    record = build_record(load_files([args.file]), draft_orders=drafts_raw)
+    patient_data = load_files([args.file])
+    # Draft drugs by reference resolve from Medications in either file; a draft that is invalid in part is read
+    # for its drug and marked, one whose drug cannot be told is named and not checked (as the CDS services do).
+    medications = [r for r in (*patient_data, *drafts_raw) if r.get("resourceType") == "Medication"]
+    orders = [r for r in drafts_raw if r.get("resourceType") == "MedicationRequest"]
+    read = read_drafts(orders, medications)
+    others = [r for r in drafts_raw if r.get("resourceType") not in ("MedicationRequest", "Medication")]
+    record = build_record(
+        [*patient_data, *(m for m in read.medications if m not in patient_data)], draft_orders=[*read.drafts, *others]
+    )
+    record = mark_unreadable(record, read.unreadable)
     drafts = [m for m in record.medications if m.is_draft_order]
     on: datetime = args.date or datetime.now(UTC)
     assessment = assess(record, drafts=drafts, on=on, settings=local_defaults())
@@ -67,9 +78,15 @@ def run(args: argparse.Namespace) -> int:
             "left_out": assessment.mme_level.left_out,
         }
         data["input_problems"] = [{"reference": p.reference, "message": p.message} for p in record.problems]
+        data["not_checked"] = [{"reference": u.reference, "reason": u.reason} for u in read.unidentified]
+        data["unreadable_drafts"] = [{"reference": ref, "message": why} for ref, why in read.unreadable.items()]
         sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         print(render(assessment.safety))
+        for u in read.unidentified:
+            print(f"Not checked: draft order {u.reference}: its drug could not be identified ({u.reason})")
+        for ref, why in read.unreadable.items():
+            print(f"Draft order {ref} could not be read in full ({why}): its dose could not be checked")
     return 0
 
 
