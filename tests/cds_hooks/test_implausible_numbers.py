@@ -88,7 +88,10 @@ def test_an_impossible_dose_or_timing_is_not_counted(tmp_path: Path, field: str,
     else:
         dosage["timing"]["repeat"]["period"] = value
     cards = _post(tmp_path, MME_SIGN, order_sign(sample_patient("opioid-simple"), [draft], queries=OPIOID_QUERIES))
-    assert words in _gap(cards) and "was not checked" in _gap(cards)
+    # The draft's drug is still known (oxycodone): it is named as left out of the total, never counted.
+    assert words in _gap(cards) and "its dose could not be checked" in _gap(cards)
+    mme = next(c for c in cards if topic(c) == "MME")
+    assert mme["extension"]["complete"] is False and "left out" in mme["summary"]
     assert all(len(c["summary"]) < 140 for c in cards)
 
 
