@@ -310,7 +310,7 @@ CASES = (
         "alert",
         "epidural ketamine",
         healthy(),
-        lambda: ketamine(route=("62226000", "Epidural route")),
+        lambda: ketamine(route=("404820008", "Epidural route")),
         frozenset({"ROUTE-NEURAX"}),
     ),
     Case(

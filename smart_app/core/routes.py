@@ -49,7 +49,7 @@ _KIND_LABEL = {"snomed": "SNOMED CT", "v3": "HL7 v3 RouteOfAdministration"}
 class RouteReading:
     route: str | None  # canonical route name, None when the route is not stated or not recognised
     stated: bool  # Dosage.route is present (codes or text)
-    how: str = ""  # "SNOMED CT 62226000", "identifier 'IT'", "text 'Intravenous'"
+    how: str = ""  # "SNOMED CT 404820008", "identifier 'IT'", "text 'Intravenous'"
     conflict: str | None = None  # codes and words that disagree, in words
     unrecognised: tuple[str, ...] = ()  # codes the table does not hold, e.g. "SNOMED CT 72607000"
 

@@ -281,7 +281,7 @@ def test_sandbox_stu3_drafts_are_converted(tmp_path: Path) -> None:
 
 def test_epic_order_select_checks_the_selected_draft_among_several(tmp_path: Path) -> None:
     epidural = ketamine_infusion(35, rid="ket-epidural")
-    epidural["dosageInstruction"][0]["route"] = {"coding": [{"system": f.SNOMED, "code": "62226000"}]}
+    epidural["dosageInstruction"][0]["route"] = {"coding": [{"system": f.SNOMED, "code": "404820008"}]}
     entries = [oxycodone_draft(rid="oxy"), epidural, ketamine_infusion(35, rid="ket-iv")]
     with client(tmp_path) as c:
         chosen = cards_of(

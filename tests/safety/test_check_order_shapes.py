@@ -40,7 +40,7 @@ def test_an_epidural_route_coded_in_snomed_without_display_gets_the_neuraxial_wa
     order = f.medication_request(
         "238082",
         "ketamine 10 MG/ML Injectable Solution",
-        dosages=[infusion({"coding": [{"system": f.SNOMED, "code": "62226000"}]})],
+        dosages=[infusion({"coding": [{"system": f.SNOMED, "code": "404820008"}]})],
         status="draft",
         subject=PATIENT,
     )

@@ -130,14 +130,25 @@ def test_a_range_without_an_upper_limit_is_not_evaluable() -> None:
 @pytest.mark.parametrize(
     ("route", "expected"),
     [
-        ({"coding": [{"system": f.SNOMED, "code": "62226000"}]}, "epidural"),
+        ({"coding": [{"system": f.SNOMED, "code": "404820008"}]}, "epidural"),
         ({"coding": [{"system": V3_ROUTE, "code": "IT"}]}, "intrathecal"),
         ({"coding": [{"system": V3_ROUTE, "code": "EPIDURINJ"}]}, "epidural"),
         ({"text": "IT"}, "intrathecal"),
         ({"coding": [{"system": "urn:oid:1.2.840.114350.1.13.0.1.7.4.698288.330", "code": "IT"}]}, "intrathecal"),
         ({"coding": [f.coding(f.SNOMED, "47625008", "Intravenous route")], "text": "Epidural"}, "epidural"),
+        ({"coding": [{"system": f.SNOMED, "code": "72607000"}]}, "intrathecal"),
+        ({"coding": [{"system": f.SNOMED, "code": "417070009"}]}, "epidural"),
     ],
-    ids=["snomed-no-display", "v3-IT", "v3-EPIDURINJ", "text-IT", "ehr-local-IT", "iv-code-epidural-text"],
+    ids=[
+        "snomed-no-display",
+        "v3-IT",
+        "v3-EPIDURINJ",
+        "text-IT",
+        "ehr-local-IT",
+        "iv-code-epidural-text",
+        "snomed-intrathecal",
+        "snomed-caudal",
+    ],
 )
 def test_neuraxial_routes_from_codes_and_identifiers(route: dict[str, Any], expected: str) -> None:
     a = assessed(draft(instruction(rate(0.5), route=route)))
@@ -145,6 +156,14 @@ def test_neuraxial_routes_from_codes_and_identifiers(route: dict[str, Any], expe
     assert checked.severity == "critical"
     assert a.ketamine_orders[0].route == expected
     assert outcome(a, "DOSE-RATE").status == "not-applicable"  # the route is advised against: no IV range applied
+
+
+def test_snomed_intramuscular_is_read_and_intrauterine_is_not_mistaken_for_epidural() -> None:
+    im = assessed(draft(instruction(rate(0.5), route={"coding": [{"system": f.SNOMED, "code": "78421000"}]})))
+    assert im.ketamine_orders[0].route == "intramuscular"
+    uterine = assessed(draft(instruction(rate(0.5), route={"coding": [{"system": f.SNOMED, "code": "62226000"}]})))
+    assert uterine.ketamine_orders[0].route != "epidural"
+    assert outcome(uterine, "ROUTE-NEURAX").status != "fired"
 
 
 def test_an_unrecognised_route_code_is_named_not_read_as_intravenous() -> None:
