@@ -84,6 +84,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"{protocol.title}\n  {protocol.kind_label}; evidence: {protocol.grade}\n  Source: {protocol.source}")
     if protocol.disclaimer:
         print(_wrap(protocol.disclaimer, 2))
+    print(_wrap(f"Studied regimen: {protocol.regimen.summary}", 2))
+    print(_wrap(f"Cumulative dose: {protocol.regimen.cumulative}", 2))
+    print(_wrap(f"Regimen source: {'; '.join(str(c) for c in protocol.regimen.citations)}", 2))
+    print(_wrap(f"Weight: {protocol.weight_basis}", 2))
     print(f"\nStatus: {order_set.status}")
     for reason in order_set.reasons:
         print(_wrap(f"! {reason}", 2))
@@ -103,6 +107,8 @@ def _describe(resource: dict[str, Any]) -> str:
     if resource["resourceType"] == "MedicationRequest":
         dosage = resource["dosageInstruction"][0]
         return f"MedicationRequest: {resource['medicationCodeableConcept']['text']}: {dosage['text']}"
+    if resource["resourceType"] == "Task":
+        return f"Task: {resource['code']['text']}: {resource['description']}"
     return f"ServiceRequest: {resource['code']['text']} ({resource['occurrenceTiming']['code']['text']})"
 
 

@@ -1,11 +1,13 @@
 """The FHIR adapter for plans: a chosen protocol, or the tests a rule asks for, as editable draft R4 orders.
 
-`build_order_set` returns the ketamine MedicationRequest (weight-based, at the local standard concentration),
-the rescue and pre-emptive medication orders the guidelines name (doses left to the prescriber: no source gives
-them), monitoring ServiceRequests, the baseline ECG/LFT and post-infusion LFT requests that fired safety outcomes
-plan for, and the non-order items the clinician must see. `test_orders` gives the same test requests on their own
-(card suggestions). The clinical core decides what to order; this module only writes it as FHIR, and every
-resource is validated as FHIR R4.
+`build_order_set` returns the ketamine MedicationRequest (the studied regimen for this patient, at the source's
+concentration or the local standard one, with its cumulative dose and source), the rescue and pre-emptive
+medication orders the guidelines name (doses left to the prescriber: no source gives them), a baseline pain score,
+monitoring ServiceRequests, the baseline ECG/LFT and post-infusion LFT requests that fired safety outcomes plan
+for (and, for every multi-day or serial course, baseline and post-course LFTs), the follow-up as FHIR Tasks
+(telephone follow-up, response review), and the non-order items the clinician must see. `test_orders` gives the
+same test requests on their own (card suggestions). The clinical core decides what to order; this module only
+writes it as FHIR, and every resource is validated as FHIR R4.
 """
 
 from __future__ import annotations
@@ -19,8 +21,16 @@ from typing import Any, Literal, cast
 from smart_app.config import LocalDefaults
 from smart_app.core.model import RXNORM
 from smart_app.core.outcomes import Citation, Outcome, PlanKey
-from smart_app.core.protocols.catalogue import Instruction, Protocol, catalogue, citation_from, get_protocol
-from smart_app.core.protocols.dosing import InfusionPlan, OralPlan, fmt
+from smart_app.core.protocols.catalogue import (
+    Instruction,
+    Protocol,
+    Regimen,
+    catalogue,
+    citation_from,
+    get_protocol,
+    instruction_table,
+)
+from smart_app.core.protocols.dosing import DosePlan, InfusionPlan, OralPlan, fmt
 from smart_app.core.protocols.eligibility import ProtocolAssessment, Status, assess_protocol
 from smart_app.core.protocols.export import protocol_to_json
 from smart_app.fhir.resources import (
@@ -49,14 +59,25 @@ class OrderSet:
     status: Status
     reasons: tuple[str, ...]  # why the protocol is marked for this patient
     medication_requests: tuple[Resource, ...]  # ketamine first, then rescue/pre-emptive
-    service_requests: tuple[Resource, ...]  # monitoring, then baseline ECG/LFT, then post-infusion LFT
+    service_requests: tuple[Resource, ...]  # pain score, monitoring, baseline ECG/LFT, then post-infusion LFT
     instructions: tuple[Instruction, ...]  # non-order items, each with its source
     dose_summary: str
     notes: tuple[str, ...] = ()  # how the dose was fitted (caps, lengthening, local defaults)
+    tasks: tuple[Resource, ...] = ()  # follow-up: telephone call, response review
+    plan: DosePlan | None = None
+    override_reason: str | None = None  # the clinician's written reason for ordering a protocol marked against
 
     @property
     def resources(self) -> tuple[Resource, ...]:
-        return self.medication_requests + self.service_requests
+        return self.medication_requests + self.service_requests + self.tasks
+
+    @property
+    def regimen(self) -> Regimen:
+        return self.protocol.regimen
+
+    @property
+    def weight_basis(self) -> str:
+        return self.protocol.weight_basis
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +87,16 @@ class _Context:
     subject: dict[str, str]
     authored_on: str | None
     marked: tuple[str, ...]  # why the protocol is marked, for the ketamine order's note and narrative
+    requester: str | None = None  # a reference ("Practitioner/123"): the launch's fhirUser
+    override: str | None = None  # the note recording an override of "not recommended", on every resource
 
     def base(self, resource_type: str) -> Resource:
         resource: Resource = {"resourceType": resource_type, "status": "draft", "intent": self.intent}
-        resource["subject"] = self.subject
+        resource["for" if resource_type == "Task" else "subject"] = self.subject
         if self.authored_on:
             resource["authoredOn"] = self.authored_on
+        if self.requester:
+            resource["requester"] = {"reference": self.requester}
         return resource
 
     def notes(self, *extra: str, citations: Sequence[Citation] = (), marked: bool = False) -> list[dict[str, str]]:
@@ -85,6 +110,8 @@ class _Context:
         lines += [e for e in extra if e]
         if marked:
             lines += self.marked
+        if self.override:
+            lines.append(self.override)
         return [annotation(line) for line in lines]
 
 
@@ -99,38 +126,71 @@ def build_order_set(
     settings: LocalDefaults,
     on: datetime | None = None,
     monitored_setting: bool = False,
+    requester: str | None = None,
+    override_reason: str | None = None,
+    baseline_mme_per_day: float | None = None,
 ) -> OrderSet:
     """Draft orders for `protocol_id` (UnknownProtocolError, a KeyError, if there is none).
 
     Without a usable weight the status is "cannot-compute": no ketamine or companion medication orders, but the
     baseline tests and instructions are still returned. A protocol marked "not-recommended" still gets its orders,
-    each noting why, so that a clinician who overrides has them."""
+    each noting why, so that a clinician who overrides has them; `override_reason` (the clinician's written reason)
+    is then put on every resource, and `requester` (a reference, e.g. the launch's fhirUser) names who ordered.
+    `baseline_mme_per_day` goes on the response-review Task as the opioid baseline."""
     if intent not in ("proposal", "order"):
         raise ValueError(f"intent must be 'proposal' or 'order', not {intent!r}")
     protocol = get_protocol(protocol_id)
     assessment = assess_protocol(protocol, weight_kg, age, outcomes, settings, monitored_setting=monitored_setting)
     marked = () if assessment.status == "available" else (_marked_line(assessment),)
-    ctx = _Context(protocol, intent, {"reference": patient_reference}, on.isoformat() if on else None, marked)
+    reason = " ".join((override_reason or "").split()) or None
+    override = _override_line(assessment, reason, requester) if reason else None
+    ctx = _Context(
+        protocol, intent, {"reference": patient_reference}, on.isoformat() if on else None, marked, requester, override
+    )
 
     medications: list[Resource] = []
-    monitoring: list[Resource] = []
+    requests: list[Resource] = []
+    tasks: list[Resource] = []
     plan = assessment.plan
+    planned = _planned_tests(outcomes)
     if plan is not None:
         medications.append(_ketamine_request(ctx, plan, assessment, settings))
         medications += [_companion_request(ctx, key) for key in protocol.companion_medications]
+        requests.append(_pain_score_request(ctx))
         if protocol.includes_monitoring:
-            monitoring = _monitoring_requests(ctx)
-    tests = _test_requests(ctx, _planned_tests(outcomes))
+            requests += _monitoring_requests(ctx)
+        if protocol.dosing.multi_day_or_serial:
+            course = str(catalogue()["service_requests"]["lft"]["course_reason"])
+            for key in ("order-lft-baseline", "order-lft-post"):
+                planned.setdefault(key, []).append(course)
+        tasks = _tasks(ctx, protocol, baseline_mme_per_day)
+    requests += _test_requests(ctx, planned)
     return OrderSet(
         protocol=protocol,
         status=assessment.status,
         reasons=assessment.reasons,
         medication_requests=tuple(validated(r) for r in medications),
-        service_requests=tuple(validated(r) for r in monitoring + tests),
-        instructions=protocol.instructions,
+        service_requests=tuple(validated(r) for r in requests),
+        instructions=protocol.instructions + _patient_instructions(age, settings),
         dose_summary=plan.summary() if plan else f"Dose not computed. {assessment.dose_problem}",
         notes=assessment.notes,
+        tasks=tuple(validated(r) for r in tasks),
+        plan=plan,
+        override_reason=reason,
     )
+
+
+def _patient_instructions(age: int | None, settings: LocalDefaults) -> tuple[Instruction, ...]:
+    """Instructions this patient needs on top of the protocol's: closer monitoring when elderly (ASRA Q6)."""
+    elderly = isinstance(age, int) and not isinstance(age, bool) and age >= settings.elderly_age
+    return (instruction_table()["elderly-monitoring"],) if elderly else ()
+
+
+def _override_line(assessment: ProtocolAssessment, reason: str, requester: str | None) -> str:
+    who = requester or "the ordering clinician (no fhirUser in the launch)"
+    label = {"caution": "caution", "not-recommended": "not recommended", "cannot-compute": "dose not computed"}
+    status = label.get(assessment.status, assessment.status)
+    return f"Ordered although marked {status} for this patient, by {who}. Written reason: {reason}"
 
 
 def _marked_line(assessment: ProtocolAssessment) -> str:
@@ -181,26 +241,37 @@ def _ketamine_request(
         resource["medicationCodeableConcept"] = concept(ingredient, medication_text)
         dosage = _oral_dosage(plan, protocol)
     else:
-        product, preparation = _stock_product(settings.ketamine_infusion_concentration_mg_per_ml)
+        product, preparation = _stock_product(plan.concentration_mg_per_ml)
         medication_text = f"ketamine infusion, {preparation}"
         resource["medicationCodeableConcept"] = concept({"system": RXNORM, **product}, medication_text)
         dosage = _infusion_dosage(plan, protocol, preparation)
     resource["dosageInstruction"] = [dosage]
-    resource["note"] = ctx.notes(*assessment.notes, protocol.notes, marked=True)
+    regimen = protocol.regimen
+    studied = (
+        f"Studied regimen: {regimen.summary} Cumulative dose: {regimen.cumulative} "
+        f"Source: {'; '.join(str(c) for c in regimen.citations)}."
+    )
+    resource["note"] = ctx.notes(studied, protocol.weight_basis, *assessment.notes, protocol.notes, marked=True)
     resource["text"] = narrative(
         f"Draft: {medication_text}",
         str(dosage["text"]),
         f"Protocol: {protocol.title} ({protocol.kind_label}). Source: {protocol.source}.",
+        studied,
         protocol.disclaimer or "",
         *ctx.marked,
+        ctx.override or "",
     )
     return resource
+
+
+def _duration(hours: float) -> dict[str, Any]:
+    return quantity(hours / 24, "d") if hours % 24 == 0 else quantity(hours, "h")
 
 
 def _infusion_timing(plan: InfusionPlan, protocol: Protocol) -> dict[str, Any]:
     schedule = protocol.dosing.schedule
     if plan.session_hours is None:
-        return {"repeat": {"boundsDuration": quantity((plan.continuous_hours or 0) / 24, "d")}}
+        return {"repeat": {"boundsDuration": _duration(plan.continuous_hours or 0)}}
     repeat: dict[str, Any] = {"count": plan.sessions, "duration": plan.session_hours, "durationUnit": "h"}
     if schedule in ("daily", "weekdays"):
         repeat.update(frequency=1, period=1, periodUnit="d")
@@ -212,16 +283,24 @@ def _infusion_timing(plan: InfusionPlan, protocol: Protocol) -> dict[str, Any]:
 def _infusion_dosage(plan: InfusionPlan, protocol: Protocol, preparation: str) -> dict[str, Any]:
     dosing = protocol.dosing
     text = [f"Ketamine {protocol.route} infusion: {plan.summary()}."]
-    if plan.session_hours is None and dosing.continuous_days_min is not None:
-        text.append(f"Duration {fmt(dosing.continuous_days_min)} to {fmt(dosing.continuous_days_max or 0)} days.")
+    low, high = dosing.continuous_hours_min, dosing.continuous_hours_max
+    if plan.session_hours is None and low is not None and high is not None:
+        span = f"{fmt(low)} hours" if low == high else f"{fmt(low)} to {fmt(high)} hours"
+        days = f"{fmt(low / 24)}" if low == high else f"{fmt(low / 24)} to {fmt(high / 24)}"
+        text.append(f"Duration {span} ({days} days).")
     if dosing.titration and plan.ceiling_mg_per_h > plan.rate_mg_per_h:
         text.append(dosing.titration)
     if dosing.repeat_note:
         text.append(dosing.repeat_note)
-    text.append(
-        f"Prepare at {preparation}; the standard concentration is a local default "
-        "(setting ketamine_infusion_concentration_mg_per_ml)."
-    )
+    if plan.concentration_from_source:
+        made = f" ({dosing.preparation})" if dosing.preparation else ""
+        text.append(f"Prepare at {preparation}{made}: the concentration the source used.")
+    else:
+        text.append(
+            f"Prepare at {preparation}; the standard concentration is a local default "
+            "(setting ketamine_infusion_concentration_mg_per_ml)."
+        )
+    text.append(protocol.weight_basis)
     return {
         "text": " ".join(text),
         "timing": _infusion_timing(plan, protocol),
@@ -233,7 +312,9 @@ def _infusion_dosage(plan: InfusionPlan, protocol: Protocol, preparation: str) -
 
 def _oral_dosage(plan: OralPlan, protocol: Protocol) -> dict[str, Any]:
     return {
-        "text": " ".join([f"Ketamine oral: {plan.summary()}.", *plan.notes, protocol.disclaimer or ""]).strip(),
+        "text": " ".join(
+            [f"Ketamine oral: {plan.summary()}.", *plan.notes, protocol.weight_basis, protocol.disclaimer or ""]
+        ).strip(),
         "timing": {
             "repeat": {
                 "frequency": 1,
@@ -293,6 +374,61 @@ def _service_request(
     source = f"Source: {'; '.join(str(c) for c in citations)}."
     protocol = f"Protocol: {ctx.protocol.title}. " if ctx.protocol else ""
     resource["text"] = narrative(f"Draft: {heading}", f"When: {timing}.", protocol + source)
+    return resource
+
+
+def _pain_score_request(ctx: _Context) -> Resource:
+    raw = catalogue()["service_requests"]["pain_score"]
+    return _service_request(
+        ctx,
+        concept(raw["coding"], str(raw["text"])),
+        str(raw["text"]),
+        str(raw["timing"]),
+        [citation_from(raw["citation"])],
+        "The response review compares the pain score after the course with this baseline (positive: 30% or more "
+        "lower).",
+    )
+
+
+def _tasks(ctx: _Context, protocol: Protocol, baseline_mme_per_day: float | None) -> list[Resource]:
+    """The follow-up as FHIR Tasks: the telephone call (when the protocol has one) and the response review."""
+    raw = catalogue()["tasks"]
+    tasks: list[Resource] = []
+    if "phone-follow-up" in protocol.instruction_keys:
+        call = raw["phone-follow-up"]
+        tasks.append(_task(ctx, str(call["text"]), str(call["description"]), [citation_from(call["citation"])]))
+    review = raw["response-review"]
+    weeks = protocol.review_weeks
+    benefit = (
+        "3 weeks after a single outpatient infusion" if weeks == 3 else "6 weeks after an inpatient course or a series"
+    )
+    description = str(review["description"]).format(when=f"{weeks} weeks after the course", benefit=benefit)
+    inputs: list[dict[str, Any]] = []
+    if baseline_mme_per_day is not None:
+        inputs.append(
+            {
+                "type": {"text": "Baseline opioid use (MME/day) when the protocol was ordered"},
+                "valueDecimal": round(baseline_mme_per_day, 1),
+            }
+        )
+    citations = [citation_from(c) for c in review["citations"]]
+    tasks.append(_task(ctx, f"{review['text']} at {weeks} weeks", description, citations, inputs))
+    return tasks
+
+
+def _task(
+    ctx: _Context, heading: str, description: str, citations: Sequence[Citation], inputs: Sequence[dict[str, Any]] = ()
+) -> Resource:
+    resource = ctx.base("Task")
+    resource["priority"] = "routine"
+    resource["code"] = {"text": heading}
+    resource["description"] = description
+    if inputs:
+        resource["input"] = list(inputs)
+    resource["note"] = ctx.notes(citations=citations)
+    protocol = f"Protocol: {ctx.protocol.title}. " if ctx.protocol else ""
+    source = f"Source: {'; '.join(str(c) for c in citations)}."
+    resource["text"] = narrative(f"Draft task: {heading}", description, protocol + source)
     return resource
 
 
@@ -385,8 +521,10 @@ def order_set_to_json(order_set: OrderSet) -> dict[str, Any]:
         "reasons": list(order_set.reasons),
         "dose_summary": order_set.dose_summary,
         "notes": list(order_set.notes),
+        "max_total_mg": order_set.plan.max_total_mg if order_set.plan else None,
         "medication_requests": list(order_set.medication_requests),
         "service_requests": list(order_set.service_requests),
+        "tasks": list(order_set.tasks),
         "instructions": [
             {"key": i.key, "text": i.text, "citation": i.citation.to_json()} for i in order_set.instructions
         ],

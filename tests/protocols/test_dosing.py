@@ -58,17 +58,41 @@ def test_rates_round_to_whole_mg_per_hour_but_never_above_the_protocol_rate() ->
 
 
 def test_titration_ceiling_stays_below_one_mg_per_kg_per_hour_outside_a_monitored_setting() -> None:
-    order_set = h.build_order_set(MULTIDAY_IV, weight_kg=80, age=45)
+    order_set = h.build_order_set(OUTPATIENT, weight_kg=80, age=45)
     ceiling = h.ketamine_request(order_set)["dosageInstruction"][0]["maxDosePerPeriod"]
-    assert ceiling["denominator"]["value"] == 24
-    assert ceiling["numerator"]["value"] < 1.0 * 80 * 24
+    assert ceiling["denominator"]["value"] == 4  # the 4-hour session
+    assert ceiling["numerator"]["value"] < 1.0 * 80 * 4
     assert any("monitored setting" in n for n in order_set.notes)
 
 
 def test_monitored_setting_allows_the_full_asra_range() -> None:
-    order_set = h.build_order_set(MULTIDAY_IV, weight_kg=80, age=45, monitored_setting=True)
+    order_set = h.build_order_set(OUTPATIENT, weight_kg=80, age=45, monitored_setting=True)
     ceiling = h.ketamine_request(order_set)["dosageInstruction"][0]["maxDosePerPeriod"]["numerator"]["value"]
-    assert ceiling == 2.0 * 80 * 24
+    assert ceiling == 2.0 * 80 * 4
+
+
+def test_multiday_iv_infusion_is_titrated_from_the_studied_start_to_its_studied_ceiling() -> None:
+    order_set = h.build_order_set(MULTIDAY_IV, weight_kg=70, age=45)
+    dosage = h.ketamine_request(order_set)["dosageInstruction"][0]
+    assert h.rate_mg_per_h(order_set) == 5  # 1.2 ug/kg/min: "5 mg/h for a 70-kg patient" (B&K L241)
+    assert dosage["maxDosePerPeriod"]["numerator"]["value"] == 28 * 24  # 0.4 mg/kg/h (ASRA L1402)
+    assert dosage["timing"]["repeat"]["boundsDuration"]["value"] == 100
+    assert dosage["timing"]["repeat"]["boundsDuration"]["code"] == "h"
+    assert "at most 2800 mg (40 mg/kg)" in order_set.dose_summary
+    assert "1,813 mg" in order_set.regimen.cumulative
+    assert order_set.status == "available"  # 0.4 mg/kg/h needs no monitored setting: not capped
+
+
+def test_sc_infusion_uses_the_sources_concentration_and_fixed_titration() -> None:
+    order_set = h.build_order_set(MULTIDAY_SC, weight_kg=70, age=45)
+    dosage = h.ketamine_request(order_set)["dosageInstruction"][0]
+    assert h.rate_mg_per_h(order_set) == 4
+    assert dosage["maxDosePerPeriod"]["numerator"]["value"] == 32 * 24
+    assert "4 mg/mL (the source's concentration): 1 mL/h" in dosage["text"]
+    assert "8 mL/h at the ceiling" in dosage["text"]
+    assert "200 mg in 50 mL" in dosage["text"]
+    assert "at most 2688 mg" in order_set.dose_summary  # 4 + 8 + ... + 28 mg/h, one day each
+    assert "4 mg/mL" in h.ketamine_request(order_set)["medicationCodeableConcept"]["text"]
 
 
 def test_elderly_patient_is_offered_the_in_range_infusion_with_closer_monitoring() -> None:
@@ -89,15 +113,18 @@ def test_elderly_patient_needs_a_monitored_setting_below_the_adult_threshold() -
 
 
 def test_elderly_sc_infusion_ceiling_uses_the_lower_local_threshold() -> None:
-    young = h.build_order_set(MULTIDAY_SC, weight_kg=80, age=45)
-    old = h.build_order_set(MULTIDAY_SC, weight_kg=80, age=75)
+    # 40 kg: Zekry's 32 mg/h is 0.8 mg/kg/h, above the elderly monitored-setting rate (0.75, local default)
+    young = h.build_order_set(MULTIDAY_SC, weight_kg=40, age=45)
+    old = h.build_order_set(MULTIDAY_SC, weight_kg=40, age=75)
     assert old.status == "caution"
     assert any("elderly" in r and "local default" in r for r in old.reasons)
+    assert "elderly-monitoring" in {i.key for i in old.instructions}
+    assert "elderly-monitoring" not in {i.key for i in young.instructions}
 
     def ceiling(order_set: OrderSet) -> float:
         return float(h.ketamine_request(order_set)["dosageInstruction"][0]["maxDosePerPeriod"]["numerator"]["value"])
 
-    assert ceiling(old) <= 0.75 * 80 * 24 < ceiling(young)
+    assert ceiling(old) < 0.75 * 40 * 24 < ceiling(young) == 32 * 24
 
 
 def test_elderly_threshold_is_a_setting() -> None:
@@ -123,6 +150,16 @@ def test_standard_concentration_picks_the_stock_product_and_pump_rate(
     assert "local default" in request["dosageInstruction"][0]["text"]
 
 
+@pytest.mark.parametrize(("weight", "dose"), [(50, 25), (70, 35), (120, 35)])
+def test_oral_dose_is_capped_at_150_mg_a_day(weight: float, dose: float) -> None:
+    order_set = h.build_order_set("oral-follow-on", weight_kg=weight, age=45)
+    dosage = h.ketamine_request(order_set)["dosageInstruction"][0]
+    assert dosage["doseAndRate"][0]["doseQuantity"]["value"] == dose
+    assert dosage["maxDosePerPeriod"]["numerator"]["value"] <= 150
+    if weight == 120:  # 0.5 mg/kg would be 60 mg every 6 h, 240 mg/day
+        assert any("150 mg/day" in n for n in order_set.notes) and "capped" in order_set.dose_summary
+
+
 def test_oral_dose_rounds_down_to_a_practical_amount() -> None:
     order_set = h.build_order_set("oral-follow-on", weight_kg=73, age=45)
     dosage = h.ketamine_request(order_set)["dosageInstruction"][0]
@@ -146,8 +183,8 @@ def test_no_rate_ever_exceeds_the_protocol_or_setting_limit(
     plan = assessment.plan
     if not isinstance(plan, InfusionPlan):
         return
-    rate = protocol.dosing.rate_mg_per_kg_h
-    limit = rate.max * weight if rate else protocol.dosing.fixed_rate_mg_per_h
+    rate, fixed = protocol.dosing.rate_mg_per_kg_h, protocol.dosing.rate_mg_per_h
+    limit = rate.max * weight if rate else fixed.max if fixed else None
     assert limit is not None
     assert plan.rate_mg_per_h <= plan.ceiling_mg_per_h <= limit + 1e-9
     if protocol.dosing.rate_cap_mg_per_h is not None:

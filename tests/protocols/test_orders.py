@@ -13,6 +13,7 @@ from tests.protocols import helpers as h
 
 OUTPATIENT = "asra-outpatient-single-infusion"
 ECG_LOINC = "34534-8"
+PAIN_LOINC = "72514-3"  # eCQM Standardized Pain Assessment Tool 2.16.840.1.113883.3.526.3.1028
 LFT_LOINC = {"1742-6", "1920-8", "6768-6", "1975-2"}
 
 
@@ -28,7 +29,8 @@ def test_every_resource_is_valid_fhir_and_names_protocol_and_source(protocol_id:
         get_fhir_model_class(resource["resourceType"]).model_validate(resource)
         assert resource["status"] == "draft"
         assert resource["intent"] == "order"
-        assert resource["subject"] == {"reference": "Patient/example"}
+        subject = resource["for"] if resource["resourceType"] == "Task" else resource["subject"]
+        assert subject == {"reference": "Patient/example"}
         assert resource["text"]["status"] == "generated"
         assert title.split(" (")[0].replace("&", "&amp;") in resource["text"]["div"]
         notes = " ".join(n["text"] for n in resource["note"])
@@ -88,13 +90,16 @@ def test_rescue_medications_are_named_but_doses_left_to_the_prescriber() -> None
     assert "to be chosen" in ondansetron["medicationCodeableConcept"]["text"]
 
 
-def test_monitoring_orders_cover_bp_heart_rate_spo2_and_sedation() -> None:
+def test_monitoring_orders_cover_bp_heart_rate_spo2_and_sedation_after_a_baseline_pain_score() -> None:
     order_set = h.build_order_set(OUTPATIENT, weight_kg=80, age=45)
-    assert h.loinc_codes(order_set.service_requests) == ["85354-9", "8867-4", "59408-5", "9279-1"]
+    assert h.loinc_codes(order_set.service_requests) == [PAIN_LOINC, "85354-9", "8867-4", "59408-5", "9279-1"]
+    pain = order_set.service_requests[0]
+    assert "Before the first ketamine dose" in pain["occurrenceTiming"]["code"]["text"]
+    assert "Guideline Question 8" in " ".join(n["text"] for n in pain["note"])
     sedation = order_set.service_requests[-1]
     assert sedation["code"] == {"text": "Sedation score (validated scale, local choice)"}
     assert "No code is verified" in " ".join(n["text"] for n in sedation["note"])
-    assert "local protocol" in order_set.service_requests[0]["occurrenceTiming"]["code"]["text"]
+    assert "local protocol" in order_set.service_requests[1]["occurrenceTiming"]["code"]["text"]
 
 
 def test_ecg_is_ordered_only_when_the_safety_engine_asks() -> None:
@@ -191,9 +196,12 @@ def test_oral_order_is_coded_by_ingredient_and_marked_research_only() -> None:
     assert h.rxnorm_codes((request,)) == ["6130"]
     assert request["category"][0]["coding"][0]["code"] == "community"
     assert request["dosageInstruction"][0]["route"]["coding"][0]["code"] == "26643006"
-    assert request["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] == 40
+    # 0.5 mg/kg x 80 kg = 40 mg every 6 h = 160 mg/day: capped at 35 mg (140 mg/day, within 150 mg/day)
+    assert request["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] == 35
     assert "research context" in request["text"]["div"]
-    assert len(order_set.medication_requests) == 1 and order_set.service_requests == ()
+    assert len(order_set.medication_requests) == 1  # no infusion companions or monitoring for oral doses
+    codes = h.loinc_codes(order_set.service_requests)
+    assert codes[0] == PAIN_LOINC and set(codes[1:]) == LFT_LOINC  # a 7-day course: baseline and post-course LFTs
 
 
 def test_illustrative_order_carries_the_disclaimer_in_the_resource() -> None:

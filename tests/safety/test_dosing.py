@@ -35,6 +35,31 @@ def test_rate_within_range_is_satisfied_not_a_finding(weight_70: dict[str, Any])
     assert any("0.50 mg/kg/h" in (e.value or "") for e in rate.evidence)
 
 
+def _continuous(mg_per_h: float, hours: float) -> dict[str, Any]:
+    order = ketamine_order(rate=(mg_per_h, "mg/h"), hours=None)
+    order["dosageInstruction"][0]["timing"] = {
+        "repeat": {"boundsDuration": {"value": hours, "unit": "h", "system": f.UCUM, "code": "h"}}
+    }
+    return order
+
+
+def test_multiday_infusion_at_a_studied_rate_is_satisfied_not_below_range(weight_70: dict[str, Any]) -> None:
+    report = run(weight_70, drafts=(_continuous(28, 100),))  # 0.4 mg/kg/h for 100 h: Noppers (ASRA L1399-1402)
+    assert "DOSE-RATE" not in rules(report)
+    rate = report.outcome("DOSE-RATE")
+    assert rate.status == "satisfied" and "studied multi-day" in rate.summary
+    short = run(weight_70, drafts=(ketamine_order(rate=(28, "mg/h")),))  # the same rate for 4 h: below ASRA's range
+    assert short.outcome("DOSE-RATE").severity == "info"
+
+
+def test_multiday_infusion_above_every_studied_multiday_regimen_is_a_warning(weight_70: dict[str, Any]) -> None:
+    rate = only(run(weight_70, drafts=(_continuous(35, 120),)), "DOSE-RATE")  # 0.5 mg/kg/h for 5 days
+    assert rate.severity == "warning" and "above every studied multi-day regimen" in rate.summary
+    assert "4,200 mg" in rate.detail and "1,813 mg" in rate.detail
+    assert "choose-protocol" in rate.plans
+    assert any(c.lines == "L1399-1402" for c in rate.citations)
+
+
 def test_elderly_patient_gets_lower_monitoring_threshold(weight_70: dict[str, Any]) -> None:
     order = ketamine_order(rate=(56, "mg/h"))  # 0.8 mg/kg/h: under the adult 1 mg/kg/h, over the elderly 0.75
     elderly = only(run(weight_70, drafts=(order,), birth_date="1950-01-01"), "DOSE-RATE")

@@ -2,6 +2,11 @@
 
 The JSON is the single place where doses, citations and companion orders live; this module only types it and
 checks its shape once at load, so a bad edit to the catalogue fails at start-up rather than in an order.
+
+Every protocol states the regimen its source studied (`Regimen`: what was given, its cumulative dose, the passage),
+its dose basis (per kg of actual body weight, or a fixed mg/h as studied) and, where the source states one, its
+concentration. Every order set carries written off-label consent and nil-per-os as instructions (the alert policy
+relies on it: they are not cards), a stop plan and a response review.
 """
 
 from __future__ import annotations
@@ -17,13 +22,18 @@ ProtocolKind = Literal["recommended", "illustrative-not-endorsed", "research-onl
 Setting = Literal["outpatient", "inpatient", "monitored", "community"]
 Route = Literal["intravenous", "subcutaneous", "oral"]
 Schedule = Literal["single", "daily", "weekdays", "continuous"]
+Basis = Literal["weight", "fixed"]  # per kg of body weight, or a fixed mg/h (weight-independent, as studied)
+
+# Instructions every order set carries (the alert policy shows consent and nil-per-os nowhere else), and a way to
+# stop and to judge the response.
+REQUIRED_INSTRUCTIONS = ("consent-off-label", "nil-per-os", "stop-plan", "response-criteria", "duration-of-benefit")
 
 CATALOGUE_FILE = "protocols.json"
 
 
 @dataclass(frozen=True, slots=True)
 class RateRange:
-    """Infusion rate in mg/kg/h: where to start and the protocol's limits."""
+    """Infusion rate (mg/kg/h, or mg/h for a fixed-dose regimen): where to start and the protocol's limits."""
 
     start: float
     min: float
@@ -33,20 +43,45 @@ class RateRange:
 @dataclass(frozen=True, slots=True)
 class Dosing:
     form: Literal["infusion", "oral"]
+    basis: Basis = "weight"
     rate_mg_per_kg_h: RateRange | None = None  # weight-based infusions
-    fixed_rate_mg_per_h: float | None = None  # weight-independent infusions (Amr 2010)
+    rate_mg_per_h: RateRange | None = None  # weight-independent infusions, as studied (Amr 2010, Zekry)
     rate_cap_mg_per_h: float | None = None  # absolute ceiling on top of the mg/kg/h limit (Schwartzman 2009)
     titration: str | None = None
+    titration_step_mg_per_h: float | None = None  # a stated titration step (Zekry: +4 mg/h ...
+    titration_every_h: float | None = None  # ... every 24 h); None: the source gives no step
     schedule: Schedule = "single"
     session_hours: float | None = None  # None: the local default outpatient length
     sessions: int = 1
-    continuous_days_min: float | None = None
-    continuous_days_max: float | None = None
+    continuous_hours_min: float | None = None
+    continuous_hours_max: float | None = None
+    concentration_mg_per_ml: float | None = None  # the source's concentration; None: the local default
+    preparation: str | None = None  # how the source prepared it ("200 mg in 50 mL saline")
     enforce_asra_minimum: bool = False  # lengthen the session to reach ASRA's minimum total dose
     repeat_note: str | None = None
     oral_mg_per_kg: float | None = None
     oral_every_h: float | None = None
     oral_days: float | None = None
+    oral_max_mg_per_day: float | None = None  # a cap the source states (ASRA/ANZCA: 150 mg/day)
+
+    @property
+    def multi_day_or_serial(self) -> bool:
+        """A course over several days (continuous for more than a day, several sessions, or days of oral doses):
+        ASRA Table 6's "high doses at frequent intervals", so the order set carries baseline and post-course LFTs."""
+        if self.form == "oral":
+            return (self.oral_days or 0) > 1
+        if self.schedule == "continuous":
+            return (self.continuous_hours_max or 0) > 24
+        return self.sessions > 1
+
+
+@dataclass(frozen=True, slots=True)
+class Regimen:
+    """The regimen a protocol follows, as its source studied or stated it, and its cumulative dose."""
+
+    summary: str
+    cumulative: str
+    citations: tuple[Citation, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +108,38 @@ class Protocol:
     includes_monitoring: bool
     instruction_keys: tuple[str, ...]
     notes: str
+    regimen: Regimen
+
+    @property
+    def weight_basis(self) -> str:
+        """Which weight the dose uses, in words (shown with every dose)."""
+        dosing = self.dosing
+        if dosing.basis == "fixed":
+            return (
+                "Fixed dose in mg/h, as studied (not weight-based); the body weight gives only the mg/kg/h "
+                "equivalent and the monitored-setting check."
+            )
+        cap = (
+            f" Capped at {dosing.oral_max_mg_per_day:g} mg/day as the source states."
+            if dosing.oral_max_mg_per_day is not None
+            else ""
+        )
+        cap += (
+            f" Never more than {dosing.rate_cap_mg_per_h:g} mg/h, the regimen's absolute limit."
+            if dosing.rate_cap_mg_per_h is not None
+            else ""
+        )
+        return (
+            "Dosed per kg of actual body weight (the most recent weight in the record); the sources do not "
+            "say ideal or adjusted weight." + cap
+        )
+
+    @property
+    def review_weeks(self) -> int:
+        """When to review the response: ASRA Q8's duration of benefit (3 weeks after a single outpatient
+        infusion, 6 weeks after an inpatient course or a series)."""
+        single_outpatient = self.dosing.schedule == "single" and self.setting == "outpatient"
+        return 3 if single_outpatient and self.dosing.form == "infusion" else 6
 
     @property
     def endorsed(self) -> bool:
@@ -124,25 +191,42 @@ def instruction_table() -> dict[str, Instruction]:
     }
 
 
+def _range(raw: dict[str, Any] | None) -> RateRange | None:
+    return RateRange(float(raw["start"]), float(raw["min"]), float(raw["max"])) if raw else None
+
+
 def _dosing(raw: dict[str, Any]) -> Dosing:
-    rate = raw.get("rate_mg_per_kg_h")
-    days = raw.get("continuous_days") or {}
+    hours = raw.get("continuous_hours") or {}
     return Dosing(
         form=raw["form"],
-        rate_mg_per_kg_h=RateRange(float(rate["start"]), float(rate["min"]), float(rate["max"])) if rate else None,
-        fixed_rate_mg_per_h=raw.get("fixed_rate_mg_per_h"),
+        basis=raw.get("basis", "weight"),
+        rate_mg_per_kg_h=_range(raw.get("rate_mg_per_kg_h")),
+        rate_mg_per_h=_range(raw.get("rate_mg_per_h")),
         rate_cap_mg_per_h=raw.get("rate_cap_mg_per_h"),
         titration=raw.get("titration"),
+        titration_step_mg_per_h=raw.get("titration_step_mg_per_h"),
+        titration_every_h=raw.get("titration_every_h"),
         schedule=raw.get("schedule", "single"),
         session_hours=raw.get("session_hours"),
         sessions=int(raw.get("sessions", 1)),
-        continuous_days_min=days.get("min"),
-        continuous_days_max=days.get("max"),
+        continuous_hours_min=hours.get("min"),
+        continuous_hours_max=hours.get("max"),
+        concentration_mg_per_ml=raw.get("concentration_mg_per_ml"),
+        preparation=raw.get("preparation"),
         enforce_asra_minimum=bool(raw.get("enforce_asra_minimum", False)),
         repeat_note=raw.get("repeat_note"),
         oral_mg_per_kg=raw.get("oral_mg_per_kg"),
         oral_every_h=raw.get("oral_every_h"),
         oral_days=raw.get("oral_days"),
+        oral_max_mg_per_day=raw.get("oral_max_mg_per_day"),
+    )
+
+
+def _regimen(raw: dict[str, Any]) -> Regimen:
+    return Regimen(
+        summary=str(raw["summary"]),
+        cumulative=str(raw["cumulative"]),
+        citations=tuple(citation_from(c) for c in raw["citations"]),
     )
 
 
@@ -162,6 +246,7 @@ def _protocol(raw: dict[str, Any]) -> Protocol:
         includes_monitoring=bool(companions["monitoring"]),
         instruction_keys=tuple(raw["instructions"]),
         notes=str(raw.get("notes", "")),
+        regimen=_regimen(raw["regimen"]),
     )
     _check(protocol)
     return protocol
@@ -176,15 +261,26 @@ def _check(protocol: Protocol) -> None:
     if protocol.kind != "recommended" and not protocol.disclaimer:
         problems.append("a non-endorsed protocol must carry its source's disclaimer")
     if dosing.form == "infusion":
-        if (dosing.rate_mg_per_kg_h is None) == (dosing.fixed_rate_mg_per_h is None):
-            problems.append("an infusion needs exactly one of rate_mg_per_kg_h or fixed_rate_mg_per_h")
-        rate = dosing.rate_mg_per_kg_h
+        if (dosing.rate_mg_per_kg_h is None) == (dosing.rate_mg_per_h is None):
+            problems.append("an infusion needs exactly one of rate_mg_per_kg_h or rate_mg_per_h")
+        if (dosing.basis == "fixed") != (dosing.rate_mg_per_h is not None):
+            problems.append("basis 'fixed' goes with rate_mg_per_h, basis 'weight' with rate_mg_per_kg_h")
+        rate = dosing.rate_mg_per_kg_h or dosing.rate_mg_per_h
         if rate and not (0 < rate.min <= rate.start <= rate.max):
             problems.append("rate must satisfy 0 < min <= start <= max")
-        if dosing.schedule == "continuous" and dosing.continuous_days_max is None:
-            problems.append("a continuous infusion needs continuous_days")
+        if dosing.schedule == "continuous" and dosing.continuous_hours_max is None:
+            problems.append("a continuous infusion needs continuous_hours")
+        if (dosing.titration_step_mg_per_h is None) != (dosing.titration_every_h is None):
+            problems.append("a titration step needs both titration_step_mg_per_h and titration_every_h")
+        if dosing.concentration_mg_per_ml is not None and dosing.concentration_mg_per_ml <= 0:
+            problems.append("concentration_mg_per_ml must be above 0")
     elif None in (dosing.oral_mg_per_kg, dosing.oral_every_h, dosing.oral_days):
         problems.append("an oral protocol needs oral_mg_per_kg, oral_every_h and oral_days")
+    if not protocol.regimen.citations:
+        problems.append("the regimen must cite the source that studied or stated it")
+    missing = [key for key in REQUIRED_INSTRUCTIONS if key not in protocol.instruction_keys]
+    if missing:
+        problems.append(f"every order set carries the instructions {missing}")
     unknown = set(protocol.instruction_keys) - set(instruction_table())
     unknown |= set(protocol.companion_medications) - set(catalogue()["companion_medications"])
     if unknown:

@@ -14,7 +14,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from smart_app.config import LocalDefaults
 from smart_app.core.outcomes import Citation
-from smart_app.core.protocols.catalogue import Protocol, catalogue
+from smart_app.core.protocols.catalogue import Basis, Protocol, catalogue
 from smart_app.core.safety.limits import dose_limits
 
 
@@ -52,6 +52,7 @@ class InfusionPlan:
     """A computed infusion. Rates in mg/h; `ceiling` is the titration limit for this patient."""
 
     weight_kg: float
+    basis: Basis  # per kg of body weight, or a fixed mg/h as studied
     nominal_mg_per_kg_h: float | None  # the protocol's starting rate; None for fixed mg/h regimens
     rate_mg_per_h: float
     ceiling_mg_per_h: float
@@ -59,9 +60,12 @@ class InfusionPlan:
     sessions: int
     continuous_hours: float | None
     concentration_mg_per_ml: float
+    concentration_from_source: bool  # the source states it; else the local default standard concentration
     capped_for_setting: bool  # ceiling lowered to stay below the monitored-setting rate
     needs_monitored_setting: bool  # even the starting rate reaches the monitored-setting rate
     notes: tuple[str, ...]
+    titration_step_mg_per_h: float | None = None  # a step the source states (Zekry: +4 mg/h a day)
+    titration_every_h: float | None = None
 
     @property
     def rate_mg_per_kg_h(self) -> float:
@@ -79,6 +83,10 @@ class InfusionPlan:
         return self.continuous_hours
 
     @property
+    def total_hours(self) -> float:
+        return self.hours_per_session * self.sessions
+
+    @property
     def mg_per_session(self) -> float:
         return self.rate_mg_per_h * self.hours_per_session
 
@@ -88,18 +96,46 @@ class InfusionPlan:
         return self.mg_per_session * self.sessions
 
     @property
+    def max_total_mg(self) -> float:
+        """The most the whole course can give: at the titration ceiling throughout, or, where the source states a
+        titration step (Zekry), following that step from the starting rate up to the ceiling."""
+        if self.titration_step_mg_per_h is None or self.titration_every_h is None:
+            return self.ceiling_mg_per_h * self.total_hours
+        total, rate, left = 0.0, self.rate_mg_per_h, self.total_hours
+        while left > 0:
+            hours = min(self.titration_every_h, left)
+            total += min(rate, self.ceiling_mg_per_h) * hours
+            rate += self.titration_step_mg_per_h
+            left -= hours
+        return total
+
+    @property
     def max_mg_per_24h(self) -> float:
         """At the titration ceiling: what maxDosePerPeriod states."""
         return self.ceiling_mg_per_h * min(self.hours_per_session, 24.0)
 
+    def ml_per_h(self, mg_per_h: float) -> float:
+        step = _rounding()["pump_rate_ml_per_h"]
+        return float(_to_step(_d(mg_per_h) / _d(self.concentration_mg_per_ml), step, ROUND_HALF_UP))
+
     @property
     def rate_ml_per_h(self) -> float:
-        step = _rounding()["pump_rate_ml_per_h"]
-        return float(_to_step(_d(self.rate_mg_per_h) / _d(self.concentration_mg_per_ml), step, ROUND_HALF_UP))
+        return self.ml_per_h(self.rate_mg_per_h)
 
     @property
     def volume_ml_per_session(self) -> float:
         return self.mg_per_session / self.concentration_mg_per_ml
+
+    @property
+    def cumulative(self) -> str:
+        """The course's cumulative dose in words: at the starting rate, and the most it can give."""
+        if self.ceiling_mg_per_h > self.rate_mg_per_h:
+            how = "following the stated titration step" if self.titration_step_mg_per_h else "at the ceiling throughout"
+            return (
+                f"total {fmt(self.total_mg)} mg at the starting rate, at most {fmt(self.max_total_mg)} mg "
+                f"({fmt(self.max_total_mg / self.weight_kg)} mg/kg) {how}"
+            )
+        return f"total {fmt(self.total_mg)} mg ({fmt(self.total_mg / self.weight_kg)} mg/kg)"
 
     def summary(self) -> str:
         w = fmt(self.weight_kg)
@@ -107,29 +143,38 @@ class InfusionPlan:
             head = f"{fmt(self.rate_mg_per_h)} mg/h fixed dose ({fmt(self.rate_mg_per_kg_h)} mg/kg/h for {w} kg)"
         else:
             head = f"{fmt(self.nominal_mg_per_kg_h)} mg/kg/h = {fmt(self.rate_mg_per_h)} mg/h for {w} kg"
-            if abs(self.rate_mg_per_kg_h - self.nominal_mg_per_kg_h) > 1e-9:
+            if fmt(self.rate_mg_per_kg_h) != fmt(self.nominal_mg_per_kg_h):
                 head += f" (actual {fmt(self.rate_mg_per_kg_h)} mg/kg/h)"
         if self.session_hours is None:
-            days = fmt((self.continuous_hours or 0) / 24)
-            timing = f"continuous up to {days} days, {fmt(self.rate_mg_per_h * 24)} mg per 24 h"
+            hours = self.continuous_hours or 0
+            timing = f"continuous for up to {fmt(hours)} h ({fmt(hours / 24)} days)"
         elif self.sessions == 1:
             timing = f"{fmt(self.session_hours)} h"
         else:
             timing = f"{fmt(self.session_hours)} h per session x {self.sessions} sessions"
-        parts = [head, timing, f"total {fmt(self.total_mg)} mg at the starting rate"]
+        parts = [head, timing, self.cumulative]
         if self.ceiling_mg_per_h > self.rate_mg_per_h:
+            step = (
+                f" in steps of {fmt(self.titration_step_mg_per_h)} mg/h every {fmt(self.titration_every_h or 0)} h"
+                if self.titration_step_mg_per_h
+                else ""
+            )
             parts.append(
-                f"titrate up to {fmt(self.ceiling_mg_per_h)} mg/h ({fmt(self.ceiling_mg_per_kg_h)} mg/kg/h) at most"
+                f"titrate{step} up to {fmt(self.ceiling_mg_per_h)} mg/h ({fmt(self.ceiling_mg_per_kg_h)} mg/kg/h) "
+                "at most"
             )
         volume = (
             f"{fmt(self.volume_ml_per_session)} mL per infusion"
             if self.session_hours is not None
             else f"{fmt(self.rate_mg_per_h * 24 / self.concentration_mg_per_ml)} mL per 24 h"
         )
-        parts.append(
-            f"at {fmt(self.concentration_mg_per_ml)} mg/mL (local default standard concentration): "
-            f"{fmt(self.rate_ml_per_h)} mL/h, {volume} at the starting rate"
+        where = (
+            "the source's concentration" if self.concentration_from_source else "local default standard concentration"
         )
+        pump = f"{fmt(self.rate_ml_per_h)} mL/h, {volume} at the starting rate"
+        if self.ceiling_mg_per_h > self.rate_mg_per_h:
+            pump += f", {fmt(self.ml_per_h(self.ceiling_mg_per_h))} mL/h at the ceiling"
+        parts.append(f"at {fmt(self.concentration_mg_per_ml)} mg/mL ({where}): {pump}")
         return ", ".join(parts)
 
 
@@ -141,6 +186,7 @@ class OralPlan:
     every_h: float
     days: float
     notes: tuple[str, ...]
+    capped: bool = False  # the weight-based dose was capped at the source's mg/day
 
     @property
     def doses_per_day(self) -> int:
@@ -154,10 +200,24 @@ class OralPlan:
     def total_mg(self) -> float:
         return self.mg_per_day * self.days
 
+    @property
+    def max_total_mg(self) -> float:
+        return self.total_mg
+
+    @property
+    def cumulative(self) -> str:
+        return f"total {fmt(self.total_mg)} mg over {fmt(self.days)} days"
+
     def summary(self) -> str:
+        tail = f"{fmt(self.mg_per_day)} mg/day for {fmt(self.days)} days, {self.cumulative}"
+        if self.capped:
+            return (
+                f"{fmt(self.dose_mg)} mg orally every {fmt(self.every_h)} h for {fmt(self.weight_kg)} kg "
+                f"({fmt(self.mg_per_kg)} mg/kg would exceed the source's daily maximum, so the dose is capped), {tail}"
+            )
         return (
             f"{fmt(self.mg_per_kg)} mg/kg = {fmt(self.dose_mg)} mg orally every {fmt(self.every_h)} h for "
-            f"{fmt(self.weight_kg)} kg (rounded down), {fmt(self.mg_per_day)} mg/day for {fmt(self.days)} days"
+            f"{fmt(self.weight_kg)} kg (rounded down), {tail}"
         )
 
 
@@ -197,13 +257,26 @@ def _plan_oral(protocol: Protocol, weight: float) -> OralPlan:
     dose = _to_step(_d(dosing.oral_mg_per_kg) * _d(weight), step, ROUND_FLOOR)
     if dose <= 0:
         raise DoseError(f"{fmt(dosing.oral_mg_per_kg)} mg/kg for {fmt(weight)} kg rounds to no practical dose.")
+    notes: list[str] = []
+    capped = False
+    if dosing.oral_max_mg_per_day is not None:
+        per_day = int(24 // dosing.oral_every_h)
+        most = _to_step(_d(dosing.oral_max_mg_per_day) / _d(per_day), step, ROUND_FLOOR)
+        if dose > most:
+            notes.append(
+                f"{fmt(dosing.oral_mg_per_kg)} mg/kg for {fmt(weight)} kg would be {fmt(dose)} mg per dose "
+                f"({fmt(dose * per_day)} mg/day); capped at {fmt(most)} mg per dose to stay within the source's "
+                f"{fmt(dosing.oral_max_mg_per_day)} mg/day."
+            )
+            dose, capped = most, True
     return OralPlan(
         weight_kg=weight,
         mg_per_kg=dosing.oral_mg_per_kg,
         dose_mg=float(dose),
         every_h=dosing.oral_every_h,
         days=dosing.oral_days,
-        notes=(),
+        notes=tuple(notes),
+        capped=capped,
     )
 
 
@@ -214,8 +287,9 @@ def _plan_infusion(protocol: Protocol, weight: float, threshold: float | None, s
     w = _d(weight)
 
     if dosing.rate_mg_per_kg_h is None:
-        assert dosing.fixed_rate_mg_per_h is not None  # checked at catalogue load
-        rate = ceiling = _d(dosing.fixed_rate_mg_per_h)
+        fixed = dosing.rate_mg_per_h
+        assert fixed is not None  # checked at catalogue load
+        rate, ceiling = _d(fixed.start), _d(fixed.max)
     else:
         limits = dosing.rate_mg_per_kg_h
         floor_rate = _to_step(_d(limits.min) * w, step, ROUND_CEILING)
@@ -239,18 +313,23 @@ def _plan_infusion(protocol: Protocol, weight: float, threshold: float | None, s
             capped = True
 
     session_hours, continuous_hours = _durations(protocol, rate, settings, notes)
+    source_concentration = dosing.concentration_mg_per_ml
     return InfusionPlan(
         weight_kg=weight,
+        basis=dosing.basis,
         nominal_mg_per_kg_h=dosing.rate_mg_per_kg_h.start if dosing.rate_mg_per_kg_h else None,
         rate_mg_per_h=float(rate),
         ceiling_mg_per_h=float(ceiling),
         session_hours=session_hours,
         sessions=dosing.sessions if session_hours is not None else 1,
         continuous_hours=continuous_hours,
-        concentration_mg_per_ml=settings.ketamine_infusion_concentration_mg_per_ml,
+        concentration_mg_per_ml=source_concentration or settings.ketamine_infusion_concentration_mg_per_ml,
+        concentration_from_source=source_concentration is not None,
         capped_for_setting=capped,
         needs_monitored_setting=needs_monitoring,
         notes=tuple(notes),
+        titration_step_mg_per_h=dosing.titration_step_mg_per_h if ceiling > rate else None,
+        titration_every_h=dosing.titration_every_h if ceiling > rate else None,
     )
 
 
@@ -272,8 +351,8 @@ def _durations(
     """(session hours, continuous hours): one of the two is None."""
     dosing = protocol.dosing
     if dosing.schedule == "continuous":
-        assert dosing.continuous_days_max is not None  # checked at catalogue load
-        return None, dosing.continuous_days_max * 24
+        assert dosing.continuous_hours_max is not None  # checked at catalogue load
+        return None, dosing.continuous_hours_max
     minimum = asra_minimum()
     min_mg, min_hours = _d(minimum.total_mg), _d(minimum.hours_exclusive)
     step = _rounding()["session_hours"]

@@ -20,6 +20,12 @@ def protocol_to_json(protocol: Protocol) -> dict[str, Any]:
         "grade": protocol.grade,
         "disclaimer": protocol.disclaimer,
         "citations": [c.to_json() for c in protocol.citations],
+        "weight_basis": protocol.weight_basis,
+        "regimen": {
+            "summary": protocol.regimen.summary,
+            "cumulative": protocol.regimen.cumulative,
+            "citations": [c.to_json() for c in protocol.regimen.citations],
+        },
         "notes": protocol.notes,
     }
 
@@ -32,5 +38,6 @@ def assessment_to_json(assessment: ProtocolAssessment) -> dict[str, Any]:
         "reasons": list(assessment.reasons),
         "suggestible": assessment.suggestible,
         "dose_summary": plan.summary() if plan else None,
+        "max_total_mg": plan.max_total_mg if plan else None,
         "notes": list(assessment.notes),
     }

@@ -183,7 +183,7 @@ RULES: tuple[RuleSpec, ...] = (
     ),
     RuleSpec(
         "DOSE-RATE",
-        "Infusion rate in mg/kg/h (ASRA: 0.5 to 2 mg/kg/h; monitored setting from 1 mg/kg/h)",
+        "Infusion rate in mg/kg/h (ASRA: 0.5 to 2 mg/kg/h; monitored setting from 1 mg/kg/h; multi-day: as studied)",
         "dose",
         "order",
         frozenset({"Observation"}),

@@ -27,11 +27,14 @@ class DoseLimits:
     monitored_setting_mg_per_kg_h: float  # at or above it: a monitored setting (ASRA Q6 ">=")
     minimum_total_mg: float
     minimum_hours_exclusive: float  # an infusion must last more than this
+    multiday_after_hours: float  # an infusion longer than this is a multi-day continuous regimen
+    multiday_studied_max_mg_per_kg_h: float  # the highest rate any studied multi-day continuous regimen reached
     dosing: Citation
     minimum: Citation
     monitored_q6: Citation
     monitored_setting: Citation
     elderly: Citation
+    multiday: tuple[Citation, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +66,14 @@ def dose_limits() -> DoseLimits:
         monitored_setting_mg_per_kg_h=float(raw["monitored_setting_mg_per_kg_h"]),
         minimum_total_mg=float(raw["minimum_total_mg"]),
         minimum_hours_exclusive=float(raw["minimum_hours_exclusive"]),
+        multiday_after_hours=float(raw["multiday_after_hours"]),
+        multiday_studied_max_mg_per_kg_h=float(raw["multiday_studied_max_mg_per_kg_h"]),
         dosing=cites["dosing"],
         minimum=cites["minimum"],
         monitored_q6=cites["monitored_q6"],
         monitored_setting=cites["monitored_setting"],
         elderly=cites["elderly"],
+        multiday=(cites["multiday"], cites["multiday_sigtermans"]),
     )
 
 

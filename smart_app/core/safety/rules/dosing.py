@@ -12,6 +12,9 @@ is "not covered by the sources' ranges". Esketamine is not judged against racemi
 An order is judged at its highest: the largest bolus and the largest rate over every step and every doseAndRate
 entry, ranges at their maximum (`ketamine_order.read_order`). A part of the order that could not be read makes the
 rule not-evaluable (naming the part) unless what could be read already fires.
+
+A continuous intravenous infusion over several days is judged against the multi-day regimens the sources studied
+(up to 0.43 mg/kg/h), not against Table 6's per-session range.
 """
 
 from __future__ import annotations
@@ -258,6 +261,9 @@ def _rate_judged(ctx: SafetyContext, order: KetamineOrder) -> Outcome:
             wording="lower thresholds should trigger more intensive monitoring",
             local_defaults=("elderly_age", "elderly_rate_monitored_mg_per_kg_h"),
         )
+    multiday = order.duration_h is not None and order.duration_h > lim.multiday_after_hours
+    if multiday:
+        return _multiday_rate(ctx, order, rate, shown, evidence, setting + note)
     if rate < low:
         return fired(
             "DOSE-RATE",
@@ -278,6 +284,43 @@ def _rate_judged(ctx: SafetyContext, order: KetamineOrder) -> Outcome:
         f"Ketamine infusion {rate:.2f} mg/kg/h is within ASRA's {band} range",
         evidence,
         detail=f"Rate {shown}. {setting}{note}",
+        subject=order.reference,
+    )
+
+
+def _multiday_rate(
+    ctx: SafetyContext, order: KetamineOrder, rate: float, shown: str, evidence: list[Evidence], setting: str
+) -> Outcome:
+    """A continuous infusion over several days, judged against the multi-day regimens the sources studied (ASRA
+    Table 6's 0.5-2 mg/kg/h is a per-session range; no multi-day continuous regimen in the sources ran that high)."""
+    lim = dose_limits()
+    studied = lim.multiday_studied_max_mg_per_kg_h
+    hours = order.duration_h or 0.0
+    total = order.total_mg(ctx.weight_kg)
+    course = f"{rate:.2f} mg/kg/h for {hours:g} h" + (f", about {total:,.0f} mg in all" if total is not None else "")
+    if rate > studied:
+        return fired(
+            "DOSE-RATE",
+            "warning",
+            f"Multi-day ketamine infusion {rate:.2f} mg/kg/h for {hours:g} h is above every studied multi-day "
+            f"regimen (at most {_fmt(studied)} mg/kg/h)",
+            f"Rate {shown}; {course}. The multi-day continuous regimens the sources studied ran far lower: Noppers, "
+            "100 h at up to **7.2 µg/kg/min (0.4 mg/kg/h), mean total 1,813 mg** (ASRA L1399-1402); Sigtermans, "
+            "1.2 µg/kg/min titrated to at most 7.2 µg/kg/min over 4.2 days (B&K L241). ASRA Table 6's 0.5-2 mg/kg/h "
+            "is a per-session range. A second 100-h course 16 days after the first raised liver enzymes 3-fold in "
+            f"3 of 6 patients (ASRA L1399-1409). {setting}",
+            evidence,
+            citations=(*lim.multiday, *dose_citations()),
+            subject=order.reference,
+            wording="above the studied multi-day regimens",
+            plans=("choose-protocol",),
+        )
+    return satisfied(
+        "DOSE-RATE",
+        f"Multi-day ketamine infusion {rate:.2f} mg/kg/h is within the studied multi-day regimens "
+        f"(up to {_fmt(studied)} mg/kg/h)",
+        evidence,
+        detail=f"Rate {shown}; {course}. {setting}",
         subject=order.reference,
     )
 
