@@ -210,6 +210,12 @@ CASES = (
     ),
     Case("correct", "bolus 0.2 mg/kg then 0.5 mg/kg/h", healthy(), lambda: ketamine(bolus_mg=14)),
     Case(
+        "correct",
+        "multi-day 0.4 mg/kg/h for 100 h (Noppers)",
+        healthy(),
+        lambda: ketamine(28, hours=100, setting="inpatient"),
+    ),
+    Case(
         "alert",
         "BP 172/104 (poorly controlled)",
         lambda: [
@@ -296,6 +302,13 @@ CASES = (
         "alert", "1.2 mg/kg/h outpatient (monitored setting)", healthy(), lambda: ketamine(84), frozenset({"DOSE-RATE"})
     ),
     Case("alert", "0.3 mg/kg/h (below range)", healthy(), lambda: ketamine(21), frozenset({"DOSE-RATE"})),
+    Case(
+        "alert",
+        "0.5 mg/kg/h for 5 days (above studied multi-day)",
+        healthy(),
+        lambda: ketamine(35, hours=120, setting="inpatient"),
+        frozenset({"DOSE-RATE"}),
+    ),
     Case(
         "alert",
         "bolus 0.5 mg/kg",

@@ -114,12 +114,21 @@ def outcome_card(
     )
 
 
-def create_suggestion(label: str, resources: Sequence[dict[str, Any]], *, recommended: bool) -> Suggestion:
+def create_suggestion(
+    label: str,
+    resources: Sequence[dict[str, Any]],
+    *,
+    recommended: bool,
+    delete: Sequence[tuple[str, str]] = (),
+) -> Suggestion:
+    """A suggestion creating `resources`; `delete` (resourceId, description) pairs come first, in the spec's form
+    for a delete (`resourceId`, a relative reference), so that accepting it replaces those drafts."""
+    deletes = [Action(type="delete", description=text, resource_id=ref) for ref, text in delete]
     return Suggestion(
         label=label,
         uuid=new_uuid(),
         is_recommended=recommended,
-        actions=[Action(type="create", description=_describe(r), resource=r) for r in resources],
+        actions=[*deletes, *(Action(type="create", description=_describe(r), resource=r) for r in resources)],
     )
 
 

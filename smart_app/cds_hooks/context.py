@@ -99,6 +99,20 @@ def _is_for_patient(subject: Any, patient_id: str, fhir_base: str | None) -> boo
     return identity.refers_to_patient(reference, patient_id, fhir_base)
 
 
+def sent_references(request: HookRequest) -> dict[str, str]:
+    """The medication drafts the EHR sent WITH an id: our reference ("MedicationRequest/<id>") to the reference the
+    EHR knows ("MedicationRequest/<id>", or "MedicationOrder/<id>" from a DSTU2 client). A draft sent without an id
+    is named "draft-N" here, and an action cannot point at it."""
+    sent: dict[str, str] = {}
+    for resource in _entries(request.context.get("draftOrders")):
+        if not isinstance(resource, dict):
+            continue
+        kind, rid = resource.get("resourceType"), resource.get("id")
+        if kind in ("MedicationRequest", "MedicationOrder") and isinstance(rid, str) and rid:
+            sent[f"MedicationRequest/{rid}"] = f"{kind}/{rid}"
+    return sent
+
+
 def read_draft_orders(request: HookRequest) -> DraftOrders:
     raw = request.context.get("draftOrders")
     requests: list[dict[str, Any]] = []

@@ -5,10 +5,14 @@ Read from the environment with the `SMART_APP_` prefix, e.g. `SMART_APP_PUBLIC_B
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from smart_app.fhir.origins import base_url
+
+SelectionBehavior = Literal["at-most-one", "any"]
 
 
 class ServiceSettings(BaseSettings):
@@ -38,6 +42,12 @@ class ServiceSettings(BaseSettings):
         "uses <public_base_url>/smart/launch when it mounts the SMART app, and otherwise cards carry no SMART link.",
     )
     database_url: str | None = Field(None, description="feedback store; unset: the store's own default (SQLite)")
+    protocol_selection_behavior: SelectionBehavior = Field(
+        "at-most-one",
+        description="selectionBehavior of the protocol card. `at-most-one` (the spec's value for mutually "
+        "exclusive choices) offers every suitable protocol; `any`, for EHRs that support only `any` (Epic), offers "
+        "the recommended protocol alone, since two regimens must never both be accepted.",
+    )
 
     @field_validator("fhir_server_allowlist")
     @classmethod

@@ -9,10 +9,11 @@ checklist; governance may also show them as one checklist card at order-select (
 
 Per hook:
 - order-select: the drafts named in `selections` are assessed; a dose rule waits while the selection states no dose
-  (its "no dose yet" is not a gap), and the protocol order sets are offered instead;
+  (its "no dose yet" is not a gap), and the protocol order sets are offered instead, each replacing that draft;
 - order-sign: every fired outcome, except one already shown for the same draft at order-select (not repeated
   needlessly; contraindications and critical outcomes always show); a baseline test drafted with the order
-  already satisfies its rule; protocols are offered only when the draft's dose was flagged;
+  already satisfies its rule; protocols are offered only when the draft's dose was flagged, to replace that draft
+  (never for an order that is already right);
 - patient-view: one summary card only when a contraindication or precaution fired or the opioid load calls for
   attention; silent otherwise.
 """
@@ -40,6 +41,7 @@ class Alerts:
     unchecked: tuple[Outcome, ...]  # not-evaluable outcomes named on the information card
     reminders: tuple[Outcome, ...]  # procedural reminders for one checklist card (empty unless configured)
     offer_protocols: bool  # offer the protocol order sets (a regimen must be chosen or the dose was flagged)
+    replace: tuple[str, ...] = ()  # the drafts a chosen protocol replaces ("MedicationRequest/draft-1")
 
     @property
     def silent(self) -> bool:
@@ -100,8 +102,10 @@ def ketamine_alerts(
     reminders: tuple[Outcome, ...] = ()
     if hook == "order-select" and settings.alert_reminders_at_order_select:
         reminders = tuple(o for o in assessment.outcomes if spec(o.rule_id).reminder and not o.fired)
+    flagged = [o.subject for o in cards if "choose-protocol" in o.plans and o.subject]
+    replace = tuple(dict.fromkeys([*sorted(undosed), *flagged]))
     offer = bool(undosed) or any("choose-protocol" in o.plans for o in cards)
-    return Alerts(cards, unchecked, reminders, offer)
+    return Alerts(cards, unchecked, reminders, offer, replace)
 
 
 def summary_alerts(assessment: Assessment, settings: LocalDefaults) -> Alerts:

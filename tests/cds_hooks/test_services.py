@@ -94,7 +94,13 @@ def test_order_select_without_a_dose_skips_mg_per_kg_checks_and_offers_protocols
     protocol = next(card for card in select if topic(card) == "PROTOCOL")
     assert protocol["selectionBehavior"] == "at-most-one"
     assert sum(bool(s["isRecommended"]) for s in protocol["suggestions"]) == 1
-    first_resources = [a["resource"] for a in protocol["suggestions"][0]["actions"]]
+    delete, *creates = protocol["suggestions"][0]["actions"]
+    assert delete == {
+        "type": "delete",
+        "description": delete["description"],
+        "resourceId": "MedicationRequest/draft-ket",
+    }
+    first_resources = [a["resource"] for a in creates]
     assert first_resources[0]["resourceType"] == "MedicationRequest"
     assert "ketamine" in orjson.dumps(first_resources[0]).decode().lower()
     assert any(topic(card) == "DOSE-RATE" and card["indicator"] != "info" for card in sign)

@@ -56,7 +56,7 @@ def ketamine_cards(call: ServiceCall, hook: Hook) -> ServiceResult:
         for o in alerts.cards
     ]
     if alerts.offer_protocols:
-        protocol = protocol_card(assessment, call)
+        protocol = protocol_card(assessment, call, alerts.replace)
         if protocol is not None:
             cards.append(protocol)
     if alerts.reminders:
