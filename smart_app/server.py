@@ -40,5 +40,6 @@ def create_server() -> FastAPI:
         log.warning("cards carry no SMART app link: %s (or set SMART_APP_LAUNCH_URL)", why)
     app = create_app(settings, shared_state=shared)
     if smart_settings is not None:
-        app.mount("/smart", create_smart_app(smart_settings, state=shared))
+        # The protocol-write audit lives in the service's database (SMART_APP_DATABASE_URL, else DATABASE_URL).
+        app.mount("/smart", create_smart_app(smart_settings, state=shared, database_url=settings.database_url))
     return app

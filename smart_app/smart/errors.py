@@ -82,6 +82,12 @@ ERRORS: dict[str, ErrorKind] = {
         "The submitted form did not come from this session's page, so nothing was written.",
         "Reload the protocol builder and submit again.",
     ),
+    "form-expired": ErrorKind(
+        400,
+        "This form can no longer be used",
+        "The protocol form has expired or belongs to another sign-in, patient or protocol, so nothing was written.",
+        "Reload the protocol builder and submit again.",
+    ),
     "fhir-error": ErrorKind(
         502,
         "The EHR's FHIR server reported a problem",

@@ -38,6 +38,9 @@ READ_SCOPES = (
     "patient/Consent.rs",
 )
 WRITE_SCOPE = "patient/MedicationRequest.c"
+# A protocol's order set also holds ServiceRequests (pain score, monitoring, tests) and Tasks (follow-up); the
+# ketamine order needs WRITE_SCOPE, the others are written when these are granted and reported when not.
+WRITE_SCOPES = (WRITE_SCOPE, "patient/ServiceRequest.c", "patient/Task.c")
 IDENTITY_SCOPES = ("openid", "fhirUser")
 
 
@@ -55,7 +58,10 @@ class SmartSettings(BaseSettings):
     key_id: str | None = Field(None, description="kid of the registered public key (required for asymmetric)")
     signing_alg: SigningAlg = "RS384"
     redirect_uri: str = Field(..., description="absolute URL of /smart/callback as registered with the EHR")
-    write_orders: bool = Field(True, description="request patient/MedicationRequest.c to write draft orders")
+    write_orders: bool = Field(
+        True,
+        description="request patient/MedicationRequest.c, ServiceRequest.c and Task.c to write draft order sets",
+    )
     refresh: bool = Field(True, description="request online_access so expired tokens can be refreshed")
     session_secret: str | None = Field(None, description="key signing the session cookie; required unless dev_mode")
     session_ttl_seconds: int = Field(3600, gt=0, description="idle time after which a session expires")
@@ -134,7 +140,7 @@ class SmartSettings(BaseSettings):
         """The scope string: `launch` for EHR launch, `launch/patient` for standalone; write only if configured."""
         scopes = ["launch" if ehr_launch else "launch/patient", *IDENTITY_SCOPES, *READ_SCOPES]
         if self.write_orders:
-            scopes.append(WRITE_SCOPE)
+            scopes += WRITE_SCOPES
         if self.refresh:
             scopes.append("online_access" if ehr_launch else "offline_access")
         return " ".join(scopes)

@@ -17,13 +17,15 @@ from smart_app.config import LocalDefaults
 from smart_app.core.assessment import Assessment, assess
 from smart_app.core.mme import MmeReport
 from smart_app.core.outcomes import Citation, Outcome, Severity, Status
-from smart_app.core.protocols import ProtocolAssessment
+from smart_app.core.protocols import ProtocolAssessment, find_protocol
 from smart_app.core.safety import BaselineTestStatus
 from smart_app.core.safety.catalogue import spec
 from smart_app.fhir.orders import OrderSet, build_order_set
 from smart_app.smart.launch_context import AppContext
 from smart_app.smart.oauth import TokenSet
 from smart_app.smart.patient_data import PatientData
+from smart_app.smart.writeback import permission_missing
+from smart_app.storage.protocol_writes import NotWrittenItem, WriteRecord, WrittenItem
 
 SEVERITY_LABELS: dict[Severity, str] = {
     "critical": "Critical: do not proceed without review",
@@ -32,7 +34,7 @@ SEVERITY_LABELS: dict[Severity, str] = {
 }
 OVERRIDE_REQUIRED = (
     "Confirm the override: this protocol is not recommended for this patient (see the reasons above). "
-    "Tick the confirmation box to write the draft order anyway."
+    "Tick the confirmation box and write your reason to write the draft orders anyway."
 )
 WRITE_UNAVAILABLE = (
     "Writing orders is unavailable: the EHR did not grant patient/MedicationRequest.c. "
@@ -243,6 +245,30 @@ class UnknownProtocolError(KeyError):
 
 
 @dataclass(frozen=True, slots=True)
+class WriteConfirmation:
+    """What a write put in the EHR, shown at the top of the page after the redirect."""
+
+    protocol_title: str
+    state: str  # "writing", "written", "failed"
+    written: tuple[WrittenItem, ...]
+    not_written: tuple[NotWrittenItem, ...]
+    problem: str | None
+    override_reason: str | None
+    requester: str | None
+    at: str  # "2026-12-01 20:31 UTC"
+
+    @property
+    def heading(self) -> str:
+        if self.state == "writing":
+            return "The draft orders are still being written"
+        if self.state == "failed":
+            return "Nothing was written to the EHR"
+        return f"Written to the EHR: {len(self.written)} draft(s)" + (
+            f"; {len(self.not_written)} not written" if self.not_written else ""
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ProtocolPage:
     banner: Banner | None
     assessments: tuple[ProtocolAssessment, ...]  # catalogue order
@@ -253,8 +279,13 @@ class ProtocolPage:
     can_write: bool
     write_unavailable: str | None
     draft_order: dict[str, Any] | None  # the ketamine MedicationRequest (status draft) to write or copy
-    draft_json: str | None
-    created: dict[str, Any] | None = None
+    draft_json: str | None  # every resource of the order set, to copy when it cannot all be written
+    will_write: tuple[str, ...] = ()  # what the write button creates ("4 medication orders", ...)
+    will_not_write: tuple[str, ...] = ()  # what it cannot create, and why
+    confirmation: WriteConfirmation | None = None
+    already_written: WriteConfirmation | None = None  # this session wrote this protocol already
+    form_token: str | None = None  # the one-time token of the write form
+    override_reason: str = ""  # as typed, when the form comes back with a problem
     problem: str | None = None  # why the last submit did not write
     not_checked: tuple[str, ...] = field(default=())
     nav: str = "protocols"
@@ -264,16 +295,36 @@ class ProtocolPage:
 
     @property
     def needs_override(self) -> bool:
-        """Writing a protocol marked against this patient needs the clinician's explicit confirmation."""
+        """Writing a protocol marked against this patient needs the clinician's written reason."""
         return self.order_set is not None and self.order_set.status == "not-recommended"
 
 
-def with_created(page: ProtocolPage, created: dict[str, Any]) -> ProtocolPage:
-    return replace(page, created=created)
+def with_problem(page: ProtocolPage, problem: str, *, override_reason: str = "") -> ProtocolPage:
+    return replace(page, problem=problem, override_reason=override_reason)
 
 
-def with_problem(page: ProtocolPage, problem: str) -> ProtocolPage:
-    return replace(page, problem=problem)
+def with_form(
+    page: ProtocolPage,
+    form_token: str | None,
+    *,
+    confirmation: WriteConfirmation | None = None,
+    already_written: WriteConfirmation | None = None,
+) -> ProtocolPage:
+    return replace(page, form_token=form_token, confirmation=confirmation, already_written=already_written)
+
+
+def confirmation_of(record: WriteRecord) -> WriteConfirmation:
+    protocol = find_protocol(record.protocol_id)
+    return WriteConfirmation(
+        protocol_title=protocol.title if protocol else record.protocol_id,
+        state=record.state,
+        written=record.written,
+        not_written=record.not_written,
+        problem=record.problem,
+        override_reason=record.override_reason,
+        requester=record.requester,
+        at=f"{record.started_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
+    )
 
 
 def _draft(order_set: OrderSet) -> dict[str, Any] | None:
@@ -284,13 +335,39 @@ def _draft(order_set: OrderSet) -> dict[str, Any] | None:
     return draft
 
 
+_KIND_WORDS = {"MedicationRequest": "medication order(s)", "ServiceRequest": "service request(s)", "Task": "task(s)"}
+
+
+def _write_plan(order_set: OrderSet | None, tokens: TokenSet) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What the write button creates, by resource type, and what it cannot create (and why)."""
+    if order_set is None or not order_set.medication_requests:
+        return (), ()
+    counts: dict[str, int] = {}
+    for resource in order_set.resources:
+        counts[resource["resourceType"]] = counts.get(resource["resourceType"], 0) + 1
+    will, wont = [], []
+    for kind, count in counts.items():
+        missing = permission_missing(tokens.scope, kind)
+        words = f"{count} {_KIND_WORDS.get(kind, kind)}"
+        if missing is None:
+            will.append(words)
+        else:
+            wont.append(f"{words}: {missing}; copy them from the JSON below")
+    return tuple(will), tuple(wont)
+
+
 def protocol_page(
     data: PatientData,
     tokens: TokenSet,
     defaults: LocalDefaults,
     protocol_id: str | None,
     on: datetime | None = None,
+    *,
+    override_reason: str | None = None,
+    requester: str | None = None,
 ) -> ProtocolPage:
+    """The builder for `protocol_id`. `override_reason` and `requester` go on the generated resources (the write
+    passes them; a preview has none)."""
     when = on or datetime.now(UTC)
     assessment = analyse(data, defaults, when)
     assessments = assessment.protocols
@@ -308,6 +385,7 @@ def protocol_page(
         )
     order_set = None
     if selected is not None and assessment.weight_kg is not None:
+        level = assessment.mme_level
         order_set = build_order_set(
             selected.protocol.id,
             weight_kg=assessment.weight_kg,
@@ -317,9 +395,14 @@ def protocol_page(
             patient_reference=f"Patient/{tokens.context.patient}",
             settings=defaults,
             on=when,
+            requester=requester,
+            override_reason=override_reason,
+            baseline_mme_per_day=level.total if level.complete else None,
         )
     draft = _draft(order_set) if order_set is not None else None
     can_write = tokens.scope.can_write_medication_request
+    will, wont = _write_plan(order_set, tokens)
+    resources = list(order_set.resources) if order_set is not None and draft is not None else None
     return ProtocolPage(
         banner=banner(data.patient, when.date()) if tokens.context.need_patient_banner else None,
         assessments=assessments,
@@ -330,6 +413,8 @@ def protocol_page(
         can_write=can_write,
         write_unavailable=None if can_write else WRITE_UNAVAILABLE,
         draft_order=draft,
-        draft_json=json.dumps(draft, indent=2) if draft else None,
+        draft_json=json.dumps(resources, indent=2) if resources else None,
+        will_write=will,
+        will_not_write=wont,
         not_checked=data.gap_sentences,
     )

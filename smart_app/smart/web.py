@@ -3,13 +3,15 @@
 /launch     EHR launch (`iss` + `launch`) or standalone launch (`iss` only, asks for `launch/patient`)
 /callback   the authorization server's redirect: state check, code exchange, session
 /           overview: MME, ketamine findings with their evidence and sources, baseline ECG/LFT, what is missing
-/protocols  protocol builder: GET choose and preview, POST write the draft ketamine order (CSRF-protected)
+/protocols  protocol builder: GET choose and preview (and, with `receipt`, what a write put in the EHR); POST
+            write the protocol's draft orders once per form (CSRF-protected, one-time form token, redirect after)
 /error      the error pages by name
 /.well-known/jwks.json  the public signing key, for registering a confidential-asymmetric client with the EHR
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -22,9 +24,10 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from smart_app.config import LocalDefaults, local_defaults
-from smart_app.fhir.client import FhirClient, FhirWriteError
+from smart_app.fhir.client import FhirClient
 from smart_app.smart import views
 from smart_app.smart.discovery import DiscoveryError, fetch_smart_configuration
 from smart_app.smart.errors import ERRORS
@@ -32,11 +35,21 @@ from smart_app.smart.oauth import OAuthFlowError, active_tokens, begin_authoriza
 from smart_app.smart.patient_data import PatientData, PatientDataError, load_patient_data
 from smart_app.smart.sessions import COOKIE_NAME, Session, SessionStore
 from smart_app.smart.settings import SmartSettings
+from smart_app.smart.writeback import (
+    check_override_reason,
+    fhir_user,
+    issue_form_token,
+    read_form_token,
+    session_key,
+    write_order_set,
+)
+from smart_app.storage.protocol_writes import WRITING, ProtocolWriteStore, WriteClaim, WriteRecord
 from smart_app.storage.shared import SharedState, SharedStateError
 
 log = logging.getLogger(__name__)
 
 _HERE = Path(__file__).parent
+WRITE_WAIT_S = 20.0  # a second submission of a form being written waits this long for the first to finish
 _SECURITY_HEADERS = {
     "Cache-Control": "no-store",  # pages hold patient data
     "Pragma": "no-cache",
@@ -69,15 +82,31 @@ class _Failure(Exception):
 
 
 def create_smart_app(
-    settings: SmartSettings, *, defaults: LocalDefaults | None = None, state: SharedState | None = None
+    settings: SmartSettings,
+    *,
+    defaults: LocalDefaults | None = None,
+    state: SharedState | None = None,
+    protocol_writes: ProtocolWriteStore | None = None,
+    database_url: str | None = None,
 ) -> FastAPI:
-    """The app; `state` is the deployment's shared store (Redis) when it has several workers, else memory."""
+    """The app; `state` is the deployment's shared store (Redis) when it has several workers, else memory.
+    `protocol_writes` is the audit store of protocol writes (default: opened on `database_url` at the first write,
+    the feedback database: `DATABASE_URL`, else the SQLite default)."""
     app = FastAPI(title="Ketamine and opioid safety: SMART app", docs_url=None, redoc_url=None, openapi_url=None)
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     templates.env.filters["inline_markdown"] = views.inline_markdown
     store = SessionStore(settings.effective_session_secret, settings.session_ttl_seconds, state)
     transport = _SharedTransport()
     app.state.sessions = store
+    writes_holder: dict[str, ProtocolWriteStore | None] = {"store": protocol_writes}
+
+    async def writes() -> ProtocolWriteStore:
+        opened = writes_holder["store"]
+        if opened is None:
+            opened = await run_in_threadpool(ProtocolWriteStore, database_url)
+            writes_holder["store"] = opened
+        return opened
+
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
     if settings.dev_mode and not settings.allowed_issuers:
         log.warning("SMART app: dev mode with an empty issuer allowlist; launches from ANY issuer are accepted")
@@ -191,8 +220,25 @@ def create_smart_app(
         page = views.overview_page(data, session.tokens, defaults or local_defaults())
         return render(request, "overview.html", {"page": page, "context": session.tokens.context})
 
+    def protocol_form(session: Session, page: views.ProtocolPage) -> str | None:
+        """A fresh one-time token when the page offers the write form."""
+        if page.selected is None or page.draft_order is None or not page.can_write:
+            return None
+        assert session.tokens is not None and session.tokens.context.patient is not None
+        return issue_form_token(
+            settings.effective_session_secret,
+            session_id=session.id,
+            patient=session.tokens.context.patient,
+            protocol_id=page.selected.protocol.id,
+        )
+
+    def receipt_url(request: Request, record: WriteRecord) -> str:
+        return str(
+            request.url_for("protocols").include_query_params(protocol=record.protocol_id, receipt=record.receipt)
+        )
+
     @app.get("/protocols", name="protocols")
-    async def protocols(request: Request, protocol: str | None = None) -> Response:
+    async def protocols(request: Request, protocol: str | None = None, receipt: str | None = None) -> Response:
         try:
             session, data = await authorized(request)
         except _Failure as exc:
@@ -202,12 +248,41 @@ def create_smart_app(
             page = views.protocol_page(data, session.tokens, defaults or local_defaults(), protocol)
         except views.UnknownProtocolError:
             return error_page(request, "unknown-protocol")
+        confirmation = already = None
+        if receipt or (page.selected is not None and page.draft_order is not None and page.can_write):
+            store_ = await writes()
+            key, patient = session_key(session.id), f"Patient/{session.tokens.context.patient}"
+            record = await run_in_threadpool(store_.by_receipt, receipt, key) if receipt else None
+            confirmation = views.confirmation_of(record) if record is not None else None
+            if page.selected is not None and confirmation is None:
+                last = await run_in_threadpool(store_.last_written, key, patient, page.selected.protocol.id)
+                already = views.confirmation_of(last) if last is not None else None
+        page = views.with_form(page, protocol_form(session, page), confirmation=confirmation, already_written=already)
         context = {"page": page, "context": session.tokens.context, "csrf_token": session.csrf_token}
         return render(request, "protocols.html", context)
 
+    async def settled(store_: ProtocolWriteStore, nonce: str) -> WriteRecord | None:
+        """The record of a form another submission is writing, once it has finished (or after WRITE_WAIT_S)."""
+        deadline = time.monotonic() + WRITE_WAIT_S
+        record = await run_in_threadpool(store_.by_nonce, nonce)
+        while record is not None and record.state == WRITING and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            record = await run_in_threadpool(store_.by_nonce, nonce)
+        return record
+
+    def see_receipt(request: Request, record: WriteRecord) -> Response:
+        response = RedirectResponse(receipt_url(request, record), status_code=303)
+        response.headers.update(_SECURITY_HEADERS)
+        return response
+
     @app.post("/protocols", name="write_order")
     async def write_order(
-        request: Request, protocol: str = Form(...), csrf_token: str = Form(""), override: str = Form("")
+        request: Request,
+        protocol: str = Form(...),
+        csrf_token: str = Form(""),
+        form_token: str = Form(""),
+        override: str = Form(""),
+        override_reason: str = Form(""),
     ) -> Response:
         session = await current(request)
         if session is not None and not secrets.compare_digest(csrf_token, session.csrf_token):
@@ -217,30 +292,77 @@ def create_smart_app(
         except _Failure as exc:
             return error_page(request, exc.kind, exc.reason)
         tokens, config = session.tokens, session.config
-        assert tokens is not None and config is not None
+        assert tokens is not None and config is not None and tokens.context.patient is not None
         if not tokens.scope.can_write_medication_request:
             return error_page(request, "write-not-allowed")
+        patient = tokens.context.patient
+        form = read_form_token(
+            settings.effective_session_secret,
+            form_token,
+            max_age_s=settings.session_ttl_seconds,
+            session_id=session.id,
+            patient=patient,
+            protocol_id=protocol,
+        )
+        if form is None:
+            return error_page(request, "form-expired")
+        store_ = await writes()
+        earlier = await settled(store_, form.nonce)
+        if earlier is not None:  # this form was submitted before: show what that submission wrote
+            return see_receipt(request, earlier)
+        requester = fhir_user(tokens.id_token)
+        reason = " ".join(override_reason.split())
         try:
-            page = views.protocol_page(data, tokens, defaults or local_defaults(), protocol)
+            page = views.protocol_page(data, tokens, defaults or local_defaults(), protocol, requester=requester)
         except views.UnknownProtocolError:
             return error_page(request, "unknown-protocol")
-        order = page.draft_order
-        if order is None:
+        if page.draft_order is None or page.order_set is None:
             return render(request, "protocols.html", {"page": page, "context": tokens.context, "csrf_token": ""})
-        if page.needs_override and override != "yes":
-            page = views.with_problem(page, views.OVERRIDE_REQUIRED)
-            context = {"page": page, "context": tokens.context, "csrf_token": session.csrf_token}
-            return render(request, "protocols.html", context, 400)
+        if page.needs_override:
+            problem = views.OVERRIDE_REQUIRED if override != "yes" else check_override_reason(reason)
+            if problem is not None:  # the form is not spent: fix it and submit again
+                page = views.with_form(views.with_problem(page, problem, override_reason=override_reason), form_token)
+                context = {"page": page, "context": tokens.context, "csrf_token": session.csrf_token}
+                return render(request, "protocols.html", context, 400)
+            page = views.protocol_page(  # the reason goes on every resource written
+                data, tokens, defaults or local_defaults(), protocol, override_reason=reason, requester=requester
+            )
+        else:
+            reason = ""  # a reason is recorded only for an override
+        order_set = page.order_set
+        assert order_set is not None
+        claim = WriteClaim(
+            form_nonce=form.nonce,
+            receipt=secrets.token_urlsafe(16),
+            session_key=form.session_key,
+            patient=f"Patient/{patient}",
+            protocol_id=protocol,
+            protocol_status=order_set.status,
+            status_reasons=order_set.reasons,
+            override_reason=reason or None,
+            requester=requester,
+        )
+        first = await run_in_threadpool(store_.claim, claim)
+        if first is not None:  # a concurrent submission of the same form claimed it a moment earlier
+            return see_receipt(request, await settled(store_, form.nonce) or first)
         async with FhirClient(config.issuer, access_token=tokens.access_token, transport=transport) as fhir:
-            try:
-                created = await fhir.create(order)
-            except FhirWriteError as exc:
-                if exc.status == 401:  # the EHR revoked or expired the token early
-                    await store.delete(session)
-                    return error_page(request, "session-expired", "The draft order was not written.")
-                return error_page(request, "fhir-error", f"The draft order was not written: {exc}.")
-        page = views.with_created(page, created)
-        return render(request, "protocols.html", {"page": page, "context": tokens.context, "csrf_token": ""})
+            outcome = await write_order_set(fhir, order_set.resources, tokens.scope)
+        record = await run_in_threadpool(
+            store_.finish,
+            form.nonce,
+            written=outcome.written,
+            not_written=outcome.not_written,
+            problem=outcome.problem,
+        )
+        if outcome.unauthorized:  # the EHR revoked or expired the token early
+            await store.delete(session)
+            written = "; ".join(w.reference for w in outcome.written) or "nothing"
+            return error_page(
+                request, "session-expired", f"The draft orders were not all written (written: {written})."
+            )
+        if not outcome.written:
+            return error_page(request, "fhir-error", f"The draft orders were not written: {outcome.problem}.")
+        return see_receipt(request, record)
 
     @app.get("/.well-known/jwks.json", name="jwks")
     async def jwks() -> Response:

@@ -95,20 +95,7 @@ def resolve_database_url(database_url: str | None = None) -> str:
 class FeedbackStore:
     def __init__(self, database_url: str | None = None, *, migrate_schema: bool | None = None) -> None:
         """Open the database; upgrade its schema (default: `SMART_APP_DATABASE_AUTO_MIGRATE`) or check it."""
-        self.engine = open_engine(resolve_database_url(database_url))
-        if migrate_schema is None:
-            migrate_schema = StorageSettings().database_auto_migrate
-        try:
-            if migrate_schema:
-                migrate.upgrade(self.engine)
-            else:
-                migrate.require_current(self.engine)
-        except migrate.SchemaNotCurrentError as exc:
-            self.engine.dispose()
-            raise StorageConfigError(str(exc)) from exc
-        except OperationalError as exc:
-            self.engine.dispose()
-            raise StorageConfigError(f"feedback database cannot be opened: {describe_database_error(exc)}") from exc
+        self.engine = open_current_engine(database_url, migrate_schema=migrate_schema)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def close(self) -> None:
@@ -220,6 +207,26 @@ class FeedbackStore:
                 session.add(_row(service_id, item, rules.get(item.card), received_at))
                 stored += 1
         return stored
+
+
+def open_current_engine(database_url: str | None, *, migrate_schema: bool | None = None) -> Engine:
+    """The database (`resolve_database_url`) with its schema at head: upgraded (default:
+    `SMART_APP_DATABASE_AUTO_MIGRATE`) or checked; StorageConfigError in one line when it cannot be."""
+    engine = open_engine(resolve_database_url(database_url))
+    if migrate_schema is None:
+        migrate_schema = StorageSettings().database_auto_migrate
+    try:
+        if migrate_schema:
+            migrate.upgrade(engine)
+        else:
+            migrate.require_current(engine)
+    except migrate.SchemaNotCurrentError as exc:
+        engine.dispose()
+        raise StorageConfigError(str(exc)) from exc
+    except OperationalError as exc:
+        engine.dispose()
+        raise StorageConfigError(f"feedback database cannot be opened: {describe_database_error(exc)}") from exc
+    return engine
 
 
 def open_engine(url: str) -> Engine:

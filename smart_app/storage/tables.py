@@ -64,3 +64,36 @@ class AnalyticsDropped(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     rows_dropped: Mapped[int] = mapped_column(Integer)
+
+
+class ProtocolWrite(Base):
+    """A draft order set the SMART app's protocol builder wrote, once per form (the form's one-time nonce is the
+    key): the audit of who wrote what for which patient, and of every protocol ordered although marked "not
+    recommended", with the clinician's written reason.
+
+    `state` is "writing" from the moment the form is claimed until every create has answered, then "written" (at
+    least the ketamine order is in the EHR) or "failed" (nothing was written). `written` lists the created
+    references; `not_written` what was not written and why (no permission, or the EHR refused it).
+    """
+
+    __tablename__ = "smart_protocol_write"
+    __table_args__ = (
+        UniqueConstraint("receipt", name="uq_protocol_write_receipt"),
+        Index("ix_protocol_write_patient", "patient", "protocol_id"),
+    )
+
+    form_nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    receipt: Mapped[str] = mapped_column(String(64))
+    session_key: Mapped[str] = mapped_column(String(64), index=True)  # sha256 of the session id, never the id
+    patient: Mapped[str] = mapped_column(String(256))
+    protocol_id: Mapped[str] = mapped_column(String(128))
+    protocol_status: Mapped[str] = mapped_column(String(32))
+    status_reasons: Mapped[list[Any]] = mapped_column(JSON)
+    override_reason: Mapped[str | None] = mapped_column(Text)
+    requester: Mapped[str | None] = mapped_column(String(256))
+    state: Mapped[str] = mapped_column(String(16))
+    written: Mapped[list[Any]] = mapped_column(JSON)
+    not_written: Mapped[list[Any]] = mapped_column(JSON)
+    problem: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -28,6 +28,7 @@ from smart_app.fhir.bundle import iter_resources
 from smart_app.fhir.record import build_record
 from smart_app.smart.settings import SmartSettings
 from smart_app.smart.web import create_smart_app
+from smart_app.storage.protocol_writes import ProtocolWriteStore
 from tests.fhir_server import running_fhir_server
 from tests.smart.auth_server import SimulatedEhr, running_test_ehr
 
@@ -46,6 +47,8 @@ SAMPLES = Path(__file__).resolve().parents[2] / "smart_app" / "samples" / "patie
 PATIENT = "cardiac-uncontrolled-bp"
 CLIENT_ID = "ketamine-smart-app"
 APP_CONTEXT = '{"card": "ketamine-safety", "note": "<script>alert(1)</script>"}'
+OVERRIDE_REASON = "Refractory CRPS; BP rechecked and controlled, cardiology agrees"
+OVERRIDE_FIELDS = {"override": "yes", "override_reason": OVERRIDE_REASON}
 
 if not os.environ.get("CI"):
     if not CHROMIUM.exists():
@@ -65,6 +68,21 @@ def _patient_bundle() -> dict[str, Any]:
             resource["subject"] = {"reference": f"Patient/{PATIENT}"}
             cardiac["entry"].append({"resource": resource})
     return dict(cardiac)
+
+
+def _ketamine_drafts(upstream: str) -> list[dict[str, Any]]:
+    """Every ketamine MedicationRequest on the FHIR server (all pages)."""
+    found: list[dict[str, Any]] = []
+    url: str | None = f"{upstream}/MedicationRequest?_count=200"
+    while url:
+        bundle = httpx.get(url, timeout=10).json()
+        found += [
+            e["resource"]
+            for e in bundle.get("entry", [])
+            if "ketamine" in json.dumps(e["resource"].get("medicationCodeableConcept", {})).lower()
+        ]
+        url = next((link["url"] for link in bundle.get("link", []) if link.get("relation") == "next"), None)
+    return found
 
 
 def _free_port() -> int:
@@ -93,7 +111,9 @@ class _AppServer:
 
 
 @pytest.fixture(scope="module")
-def environment() -> Iterator[tuple[str, SimulatedEhr, str, dict[str, Any]]]:
+def environment(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, SimulatedEhr, str, dict[str, Any]]]:
     """(app base URL, test EHR, upstream FHIR base, patient bundle)."""
     bundle = _patient_bundle()
     port = _free_port()
@@ -110,10 +130,12 @@ def environment() -> Iterator[tuple[str, SimulatedEhr, str, dict[str, Any]]]:
             session_secret="e2e-" + "s" * 40,
             allowed_issuers=(ehr.fhir_base,),
         )
+        writes = ProtocolWriteStore(f"sqlite:///{tmp_path_factory.mktemp('writes') / 'writes.sqlite3'}")
         main = FastAPI()
-        main.mount("/smart", create_smart_app(settings))
+        main.mount("/smart", create_smart_app(settings, protocol_writes=writes))
         with _AppServer(main, port):
             yield app_base, ehr, upstream, bundle
+        writes.close()
 
 
 @pytest.fixture
@@ -168,20 +190,38 @@ def test_ehr_launch_shows_the_patients_safety_picture_and_writes_a_draft_order(
     page.get_by_role("link", name="Protocol builder").click()
     page.get_by_label("Single outpatient IV ketamine infusion (ASRA)").check()
     page.get_by_role("button", name="Show orders").click()
-    assert "Ketamine MedicationRequest (FHIR JSON, status draft)" in page.locator("main").inner_text()
-    # Uncontrolled BP marks every protocol "not recommended": writing needs the clinician's explicit override.
+    assert "The order set (FHIR JSON, every resource status draft)" in page.locator("main").inner_text()
+    # Uncontrolled BP marks every protocol "not recommended": writing needs the override and a written reason.
     page.get_by_label("I have reviewed the reasons above").check()
-    page.get_by_role("button", name="Write draft ketamine order to the EHR").click()
+    page.get_by_label("Reason for ordering it anyway").fill(OVERRIDE_REASON)
+    form = {
+        name: page.locator(f'input[type="hidden"][name="{name}"]').get_attribute("value") or ""
+        for name in ("protocol", "csrf_token", "form_token")
+    }
+    before = _ketamine_drafts(upstream)
+    # A double click on the write button: the browser may send the form twice; one draft set is written.
+    page.get_by_role("button", name="Write the draft orders to the EHR").dblclick()
+    page.wait_for_url("**/smart/protocols?*receipt=*")
     if os.environ.get("SMART_E2E_SCREENSHOTS"):
         page.screenshot(path=os.environ["SMART_E2E_SCREENSHOTS"] + "/protocols.png", full_page=True)
     status = page.get_by_role("status").inner_text()
-    assert "Draft order written to the EHR" in status
-    created_id = status.split("MedicationRequest/")[1].split()[0]
+    assert "Written to the EHR" in status and "Override recorded" in status and OVERRIDE_REASON in status
+    created_id = status.split("MedicationRequest/")[1].split(":")[0]
+    receipt_url = page.url
 
+    # The browser resubmits the same form (history, a retried request): nothing more is written.
+    replay = page.request.post(f"{app_base}/smart/protocols", form=form | OVERRIDE_FIELDS, max_redirects=0)
+    assert replay.status == 303 and replay.headers["location"] == receipt_url
+    page.reload()  # the result page is a GET: reloading it writes nothing either
+    assert "Written to the EHR" in page.get_by_role("status").inner_text()
+
+    after = _ketamine_drafts(upstream)
+    assert len(after) == len(before) + 1  # one ketamine draft for one form
     stored = httpx.get(f"{upstream}/MedicationRequest/{created_id}", timeout=10).json()
     assert stored["status"] == "draft"
     assert stored["subject"]["reference"] == f"Patient/{PATIENT}"
     assert "ketamine" in stored["medicationCodeableConcept"]["text"]
+    assert any(OVERRIDE_REASON in n["text"] for n in stored["note"])
 
 
 def test_standalone_launch_gets_the_patient_from_the_ehr(

@@ -16,7 +16,6 @@ import pytest
 import respx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from starlette.routing import Mount
 
 from smart_app.smart.settings import WRITE_SCOPE, ClientType
 from smart_app.smart.web import create_smart_app
@@ -299,123 +298,9 @@ def test_refresh_refused_ends_the_session(ehr: respx.MockRouter) -> None:
     assert response.status_code == 401 and "session has expired" in response.text
 
 
-# -- protocol builder ------------------------------------------------------------------------------------------
+# -- protocol builder (writing: tests/smart/test_protocol_writeback.py) ----------------------------------------
 
 PROTOCOL = "asra-outpatient-single-infusion"
-
-
-def test_protocol_builder_shows_weight_based_doses(ehr: respx.MockRouter) -> None:
-    client = _client()
-    _sign_in(client, ehr, FakeFhir(_patient(weight_kg=80)))
-    page = client.get("/smart/protocols", params={"protocol": PROTOCOL}).text
-    assert "for 80 kg" in page
-    assert "Write draft ketamine order to the EHR" in page
-
-
-def test_patient_without_weight_gets_no_doses(ehr: respx.MockRouter) -> None:
-    client = _client()
-    _sign_in(client, ehr, FakeFhir(_patient(weight_kg=None)))
-    page = client.get("/smart/protocols", params={"protocol": PROTOCOL}).text
-    assert "Doses cannot be computed" in page
-    assert "Write draft ketamine order" not in page
-
-
-def test_not_recommended_protocol_needs_an_explicit_override_before_writing(ehr: respx.MockRouter) -> None:
-    client = _client()
-    fhir = FakeFhir(_patient())  # uncontrolled BP: a critical contraindication
-    _sign_in(client, ehr, fhir)
-    page = client.get("/smart/protocols", params={"protocol": PROTOCOL}).text
-    assert "not-recommended" in page and 'name="override"' in page
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert csrf is not None
-    response = client.post("/smart/protocols", data={"protocol": PROTOCOL, "csrf_token": csrf.group(1)})
-    assert response.status_code == 400
-    assert "Confirm the override" in response.text
-    assert not fhir.created
-
-
-def test_writing_creates_a_draft_ketamine_order(ehr: respx.MockRouter) -> None:
-    client = _client()
-    fhir = FakeFhir(_patient())
-    _sign_in(client, ehr, fhir)
-    page = client.get("/smart/protocols", params={"protocol": PROTOCOL}).text
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert csrf is not None
-    response = client.post(
-        "/smart/protocols", data={"protocol": PROTOCOL, "csrf_token": csrf.group(1), "override": "yes"}
-    )
-    assert response.status_code == 200
-    assert "MedicationRequest/new-1" in response.text
-    (created,) = fhir.created
-    assert created["status"] == "draft"
-    assert created["subject"] == {"reference": "Patient/example"}
-    assert "ketamine" in created["medicationCodeableConcept"]["text"]
-
-
-def test_write_without_valid_csrf_token_writes_nothing(ehr: respx.MockRouter) -> None:
-    client = _client()
-    fhir = FakeFhir(_patient())
-    _sign_in(client, ehr, fhir)
-    response = client.post("/smart/protocols", data={"protocol": PROTOCOL, "csrf_token": "guess"})
-    assert response.status_code == 403
-    assert not fhir.created
-
-
-def test_without_write_scope_the_order_is_offered_as_json(ehr: respx.MockRouter) -> None:
-    client = _client()
-    fhir = FakeFhir(_patient())
-    _sign_in(client, ehr, fhir, scope=FULL_SCOPE)  # FULL_SCOPE has no write scope
-    assert WRITE_SCOPE not in FULL_SCOPE
-    page = client.get("/smart/protocols", params={"protocol": PROTOCOL}).text
-    assert "Writing orders is unavailable" in page
-    assert "&#34;resourceType&#34;: &#34;MedicationRequest&#34;" in page or "&quot;resourceType&quot;" in page
-    assert "Write draft ketamine order to the EHR" not in page
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert csrf is None
-    overview = client.get("/smart/").text
-    assert "Unavailable features" in overview
-
-
-def test_write_refused_without_write_scope_even_if_posted(ehr: respx.MockRouter) -> None:
-    client = _client()
-    fhir = FakeFhir(_patient())
-    _sign_in(client, ehr, fhir, scope=FULL_SCOPE)
-    app = client.app
-    assert isinstance(app, FastAPI)
-    (smart,) = [route.app for route in app.routes if isinstance(route, Mount)]
-    (session,) = smart.state.sessions.live_sessions()  # the CSRF token a forged page could not know
-    response = client.post("/smart/protocols", data={"protocol": PROTOCOL, "csrf_token": session.csrf_token})
-    assert response.status_code == 403 and "not allowed" in response.text
-    assert not fhir.created
-
-
-def test_fhir_write_failure_is_shown(ehr: respx.MockRouter) -> None:
-    client = _client()
-    fhir = FakeFhir(_patient())
-    _sign_in(client, ehr, fhir)
-    page = client.get("/smart/protocols", params={"protocol": PROTOCOL}).text
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert csrf is not None
-    fhir.fail_create = True
-    response = client.post(
-        "/smart/protocols", data={"protocol": PROTOCOL, "csrf_token": csrf.group(1), "override": "yes"}
-    )
-    assert response.status_code == 502
-    assert "draft order was not written" in response.text and "422" in response.text
-
-
-def test_token_rejected_on_write_ends_the_session(ehr: respx.MockRouter) -> None:
-    client = _client()
-    fhir = FakeFhir(_patient())
-    _sign_in(client, ehr, fhir)
-    page = client.get("/smart/protocols", params={"protocol": PROTOCOL}).text
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert csrf is not None
-    fhir.fail_create, fhir.create_status = True, 401
-    data = {"protocol": PROTOCOL, "csrf_token": csrf.group(1), "override": "yes"}
-    response = client.post("/smart/protocols", data=data)
-    assert response.status_code == 401 and "draft order was not written" in response.text
-    assert client.get("/smart/").status_code == 401
 
 
 def test_unknown_protocol_has_its_own_page(ehr: respx.MockRouter) -> None:
