@@ -38,6 +38,14 @@ class LocalDefaults(BaseSettings):
         None, description="oMEDD mg/day high level for the ANZCA table (no source sets one; unset by default)"
     )
 
+    timeline_lookback_days: int = Field(365, gt=0, description="days of medication history drawn as MME/day over time")
+    timeline_assumed_days: int = Field(
+        30,
+        gt=0,
+        description="days a past opioid is assumed to have been taken when the record gives its start but no end, "
+        "supply or validity period",
+    )
+
     bp_systolic_poorly_controlled: float = Field(
         160.0, description="systolic mmHg at or above which BP is poorly controlled"
     )

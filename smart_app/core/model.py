@@ -174,6 +174,7 @@ class MedicationUse:
     recorded: datetime | None = None  # authoredOn / dateAsserted / effective start
     effective: Period | None = None
     repeats_allowed: int | None = None  # dispenseRequest.numberOfRepeatsAllowed
+    expected_supply: Quantity | None = None  # dispenseRequest.expectedSupplyDuration (a duration: d, wk, mo)
     is_draft_order: bool = False  # from the CDS Hooks context (draftOrders / selections)
     prior_prescription: str | None = None  # MedicationRequest.priorPrescription: the order this one renews/replaces
     # Why the order could not be read in full (e.g. invalid FHIR in its dosage): the drug is known, its dose is not.

@@ -221,6 +221,7 @@ def medication_use(resource: Any, medications: dict[str, Any], *, is_draft: bool
             recorded=to_datetime(resource.authoredOn),
             effective=period(dispense.validityPeriod) if dispense else None,
             repeats_allowed=dispense.numberOfRepeatsAllowed if dispense else None,
+            expected_supply=quantity(dispense.expectedSupplyDuration) if dispense else None,
             is_draft_order=is_draft,
             prior_prescription=resource.priorPrescription.reference if resource.priorPrescription else None,
         )

@@ -1,0 +1,389 @@
+"""MME/day over time from the medication history: a typed timeline to draw and for course-of-treatment rules.
+
+Each opioid MedicationRequest (an order or plan) and MedicationStatement that was or is being taken becomes one
+`MedicationSpan`: the days it covers, how those days were found (`basis`, and `how` in words), whether any of them
+had to be assumed, and its MME/day while taken (the same `MmeItem`, with its derivation, that today's total gives).
+The spans are then cut into `TimelineSegment`s: runs of days on which the same medications were taken, each with the
+total MME/day of those days, computed by the one MME engine (`calculate_mme`, de-duplication included), so that the
+segment for today is the current total.
+
+The days a medication covers, the first rule that applies (days are whole calendar days, both ends included):
+
+MedicationStatement
+- `effectivePeriod` with a start and an end: as recorded.
+- active: from its start (effective start, else `dateAsserted`) until today, as today's total counts it.
+- a start and no end (completed or stopped): ASSUMED to last `timeline_assumed_days` (local default).
+
+MedicationRequest (start: the dosage's `timing.repeat.boundsPeriod.start`, else `authoredOn`, else
+`dispenseRequest.validityPeriod.start`)
+- a dosage `boundsPeriod` with an end: as recorded.
+- active: from its start until today, as today's total counts it (the prescriber's current instruction).
+- a dosage `boundsDuration`: start + that duration.
+- `dispenseRequest.expectedSupplyDuration`: start + supply x (1 + `numberOfRepeatsAllowed`), ASSUMED taken as supplied.
+- `dispenseRequest.validityPeriod` with an end: ASSUMED taken until the prescription could no longer be dispensed.
+- otherwise: ASSUMED to last `timeline_assumed_days`.
+
+A span that is not active ends before today at the latest (a completed order is not today's medication), so the last
+segment always agrees with today's total. Requests that are not orders (proposal, option), draft, cancelled,
+on-hold, entered-in-error and not-taken records, intended statements, and MedicationAdministrations (single events,
+not ongoing use) are not opioid use over time and are left out; a record whose status is missing or unknown, or
+that gives no date at all, is listed in `unplaced` with the reason, never silently dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from itertools import pairwise
+from typing import Literal
+
+from smart_app.config import LocalDefaults, MmeTable
+from smart_app.core.mme.engine import calculate_mme, opioid_ingredient
+from smart_app.core.mme.listing import ORDER_INTENTS
+from smart_app.core.mme.report import MmeItem
+from smart_app.core.model import MedicationUse, Period, Quantity
+
+Basis = Literal["recorded-period", "dosage-bounds", "ongoing", "supply-duration", "validity-period", "assumed-length"]
+
+TAKEN_STATUSES = frozenset({"active", "completed", "stopped"})
+_UNKNOWN_STATUSES = frozenset({None, "unknown"})
+# UCUM duration codes (and the words EHRs send in `unit`) in days; a month is 30 days, a year 365.
+_DAYS_PER_UNIT = {
+    "d": 1.0,
+    "day": 1.0,
+    "days": 1.0,
+    "wk": 7.0,
+    "week": 7.0,
+    "weeks": 7.0,
+    "mo": 30.0,
+    "month": 30.0,
+    "months": 30.0,
+    "a": 365.0,
+    "year": 365.0,
+    "years": 365.0,
+    "h": 1 / 24,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MedicationSpan:
+    """One opioid medication over the days it was (or is) taken."""
+
+    reference: str  # "MedicationRequest/abc"
+    name: str
+    ingredient: str | None
+    status: str | None
+    first_day: date
+    last_day: date  # inclusive; today for an ongoing medication
+    ongoing: bool  # still current (counted in today's total)
+    basis: Basis
+    how: str  # "authoredOn 2026-01-12 + 3 x 30 days' supply (first fill and 2 repeats)"
+    assumed: bool  # the record does not give the whole period: part of it is an assumption (see `how`)
+    item: MmeItem  # the medication's MME/day while taken, with its derivation or why it is not computable
+
+    @property
+    def mme_per_day(self) -> float | None:
+        return self.item.mme_per_day if self.item.status == "counted" else None
+
+    def covers(self, day: date) -> bool:
+        return self.first_day <= day <= self.last_day
+
+    @property
+    def days(self) -> int:
+        return (self.last_day - self.first_day).days + 1
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineSegment:
+    """A run of days on which the same opioid medications were taken."""
+
+    first_day: date
+    last_day: date  # inclusive
+    total: float | None  # MME/day; 0.0 with no opioid; None when there were opioids and none could be computed
+    counted: tuple[str, ...]  # references in the total
+    left_out: tuple[str, ...]  # opioid references taken on these days whose MME/day could not be counted
+    assumed: bool  # rests on at least one assumed period
+
+    @property
+    def complete(self) -> bool:
+        return not self.left_out
+
+    @property
+    def days(self) -> int:
+        return (self.last_day - self.first_day).days + 1
+
+
+@dataclass(frozen=True, slots=True)
+class Unplaced:
+    """An opioid record that could not be put on the timeline, and why."""
+
+    reference: str
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class MmeTimeline:
+    table: MmeTable
+    table_label: str  # "CDC 2022"
+    figure: str  # "MME/day" or "mg/day oMEDD"
+    first_day: date  # the window drawn: today - timeline_lookback_days + 1 ...
+    last_day: date  # ... today
+    spans: tuple[MedicationSpan, ...]  # every opioid medication taken at any time, by first day
+    segments: tuple[TimelineSegment, ...]  # contiguous, covering first_day..last_day
+    unplaced: tuple[Unplaced, ...]
+    assumed_days: int  # the local default used for assumed lengths (timeline_assumed_days)
+
+    def on(self, day: date) -> TimelineSegment | None:
+        """The segment covering `day`, or None outside the window."""
+        return next((s for s in self.segments if s.first_day <= day <= s.last_day), None)
+
+    def spans_on(self, day: date) -> tuple[MedicationSpan, ...]:
+        return tuple(s for s in self.spans if s.covers(day))
+
+    @property
+    def peak(self) -> TimelineSegment | None:
+        """The segment with the highest computable total in the window (the earliest of equal ones)."""
+        known = [s for s in self.segments if s.total is not None]
+        return max(known, key=lambda s: s.total or 0.0) if known else None
+
+    @property
+    def assumed(self) -> tuple[MedicationSpan, ...]:
+        return tuple(s for s in self.spans if s.assumed)
+
+    @property
+    def has_opioids(self) -> bool:
+        return any(s.counted or s.left_out for s in self.segments)
+
+
+def _days(quantity: Quantity | None) -> float | None:
+    if quantity is None or quantity.value is None or quantity.value <= 0:
+        return None
+    per = _DAYS_PER_UNIT.get((quantity.code or "").strip()) or _DAYS_PER_UNIT.get((quantity.unit or "").strip().lower())
+    return quantity.value * per if per else None
+
+
+def _day(value: datetime | None) -> date | None:
+    return value.date() if value is not None else None
+
+
+def _bounds(med: MedicationUse) -> tuple[Period | None, Quantity | None]:
+    for dosage in med.dosages:
+        repeat = dosage.timing.repeat if dosage.timing else None
+        if repeat is not None and (repeat.bounds_period is not None or repeat.bounds_duration is not None):
+            return repeat.bounds_period, repeat.bounds_duration
+    return None, None
+
+
+def _count(n: float) -> str:
+    return f"{n:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    first_day: date
+    last_day: date | None  # None: ongoing
+    basis: Basis
+    how: str
+    assumed: bool
+
+
+def _assumed_length(first: date, what: str, assumed_days: int) -> _Placed:
+    last = first + timedelta(days=assumed_days - 1)
+    how = (
+        f"{what} {first:%Y-%m-%d}; no end, supply or validity period recorded: assumed {assumed_days} days "
+        "(local default, timeline_assumed_days)"
+    )
+    return _Placed(first, last, "assumed-length", how, True)
+
+
+def _place_statement(med: MedicationUse, assumed_days: int) -> _Placed | str:
+    effective = med.effective
+    start = _day(effective.start if effective else None)
+    end = _day(effective.end if effective else None)
+    what = "effective from"
+    if start is None and med.recorded is not None:
+        start, what = _day(med.recorded), "asserted on"
+    if start is None:
+        return "the statement gives no date (no effective period, effectiveDateTime or dateAsserted)"
+    if end is not None:
+        return _Placed(
+            start, max(end, start), "recorded-period", f"effective {start:%Y-%m-%d} to {end:%Y-%m-%d}", False
+        )
+    if med.status == "active":
+        return _Placed(
+            start, None, "ongoing", f"{what} {start:%Y-%m-%d}, active: taken until today", what != "effective from"
+        )
+    return _assumed_length(start, what, assumed_days)
+
+
+def _place_request(med: MedicationUse, assumed_days: int) -> _Placed | str:
+    bounds_period, bounds_duration = _bounds(med)
+    validity = med.effective  # dispenseRequest.validityPeriod
+    start = _day(bounds_period.start if bounds_period else None)
+    what = "dosage bounds from"
+    if start is None and med.recorded is not None:
+        start, what = _day(med.recorded), "authoredOn"
+    if start is None and validity is not None and validity.start is not None:
+        start, what = _day(validity.start), "validity period from"
+    if start is None:
+        return "the order gives no date (no authoredOn, dosage bounds or validity period)"
+    end = _day(bounds_period.end if bounds_period else None)
+    if end is not None:
+        how = f"dosage bounds {start:%Y-%m-%d} to {end:%Y-%m-%d}"
+        return _Placed(start, max(end, start), "dosage-bounds", how, False)
+    if med.status == "active":
+        return _Placed(start, None, "ongoing", f"{what} {start:%Y-%m-%d}, active order: taken until today", False)
+    bound_days = _days(bounds_duration)
+    if bound_days is not None:
+        last = start + timedelta(days=max(round(bound_days), 1) - 1)
+        how = f"{what} {start:%Y-%m-%d} + dosage bounds of {_count(bound_days)} days"
+        return _Placed(start, last, "dosage-bounds", how, False)
+    supply = _days(med.expected_supply)
+    if supply is not None:
+        fills = 1 + max(med.repeats_allowed or 0, 0)
+        last = start + timedelta(days=max(round(supply * fills), 1) - 1)
+        repeats = f"first fill and {fills - 1} repeat{'s' if fills != 2 else ''}" if fills > 1 else "one fill"
+        how = (
+            f"{what} {start:%Y-%m-%d} + {fills} x {_count(supply)} days' expected supply ({repeats}): "
+            "assumed taken as supplied"
+        )
+        return _Placed(start, last, "supply-duration", how, True)
+    validity_end = _day(validity.end if validity else None)
+    if validity_end is not None:
+        how = (
+            f"{what} {start:%Y-%m-%d} to the end of its validity period {validity_end:%Y-%m-%d}: assumed taken "
+            "while it could be dispensed"
+        )
+        return _Placed(start, max(validity_end, start), "validity-period", how, True)
+    return _assumed_length(start, what, assumed_days)
+
+
+def _as_current(med: MedicationUse) -> MedicationUse:
+    """The medication as if it were being taken now, so the MME engine gives its figure for the days it covers."""
+    return replace(med, status="active", is_draft_order=False)
+
+
+def _item(med: MedicationUse, table: MmeTable) -> MmeItem | None:
+    report = calculate_mme([_as_current(med)], table=table)
+    return report.items[0] if report.items else None
+
+
+def _considered(med: MedicationUse) -> bool | None:
+    """True: opioid use over time; False: not use (left out); None: status unknown (unplaced)."""
+    if med.is_draft_order or med.resource_type == "MedicationAdministration":
+        return False
+    if med.status in _UNKNOWN_STATUSES:
+        return None
+    if med.resource_type == "MedicationRequest" and med.intent is not None and med.intent not in ORDER_INTENTS:
+        return False
+    return med.status in TAKEN_STATUSES
+
+
+def _spans(
+    medications: Iterable[MedicationUse], table: MmeTable, today: date, assumed_days: int
+) -> tuple[list[tuple[MedicationSpan, MedicationUse]], list[Unplaced]]:
+    spans: list[tuple[MedicationSpan, MedicationUse]] = []
+    unplaced: list[Unplaced] = []
+    for med in medications:
+        considered = _considered(med)
+        if considered is False or opioid_ingredient(med) is None:
+            continue
+        if considered is None:
+            reason = f"status {med.status or 'missing'}: cannot tell whether or when it was taken"
+            unplaced.append(Unplaced(med.reference, med.medication.label, reason))
+            continue
+        place = (
+            _place_statement(med, assumed_days)
+            if med.resource_type == "MedicationStatement"
+            else _place_request(med, assumed_days)
+        )
+        item = _item(med, table)
+        if isinstance(place, str) or item is None:
+            unplaced.append(
+                Unplaced(med.reference, med.medication.label, place if isinstance(place, str) else "not an opioid")
+            )
+            continue
+        ongoing = place.last_day is None
+        last = today if ongoing else min(place.last_day or today, today - timedelta(days=1))
+        how = place.how
+        if not ongoing and place.last_day is not None and place.last_day >= today:
+            how += f"; {med.status}, so it ends before today"
+        if last < place.first_day:  # a non-current record starting today or later: not part of the history
+            if ongoing:
+                last = place.first_day
+            else:
+                continue
+        span = MedicationSpan(
+            reference=med.reference,
+            name=med.medication.label,
+            ingredient=item.ingredient,
+            status=med.status,
+            first_day=place.first_day,
+            last_day=last,
+            ongoing=ongoing,
+            basis=place.basis,
+            how=how,
+            assumed=place.assumed,
+            item=item,
+        )
+        spans.append((span, med))
+    spans.sort(key=lambda pair: (pair[0].first_day, pair[0].reference))
+    unplaced.sort(key=lambda u: u.reference)
+    return spans, unplaced
+
+
+def _segments(
+    spans: Sequence[tuple[MedicationSpan, MedicationUse]], table: MmeTable, first: date, last: date
+) -> tuple[TimelineSegment, ...]:
+    cuts = {first, last + timedelta(days=1)}
+    for span, _ in spans:
+        for day in (span.first_day, span.last_day + timedelta(days=1)):
+            if first < day <= last:
+                cuts.add(day)
+    bounds = sorted(cuts)
+    segments: list[TimelineSegment] = []
+    for start, after in pairwise(bounds):
+        taken = [(span, med) for span, med in spans if span.first_day <= start and span.last_day >= start]
+        if taken:
+            report = calculate_mme([_as_current(med) for _, med in taken], table=table)
+            total = report.total_mme_per_day
+            counted = tuple(i.id for i in report.counted)
+            left_out = tuple(i.id for i in report.left_out)
+        else:
+            total, counted, left_out = 0.0, (), ()
+        segment = TimelineSegment(
+            start, after - timedelta(days=1), total, counted, left_out, any(span.assumed for span, _ in taken)
+        )
+        previous = segments[-1] if segments else None
+        if previous and (previous.total, previous.counted, previous.left_out, previous.assumed) == (
+            segment.total,
+            segment.counted,
+            segment.left_out,
+            segment.assumed,
+        ):
+            segments[-1] = replace(previous, last_day=segment.last_day)
+        else:
+            segments.append(segment)
+    return tuple(segments)
+
+
+def mme_timeline(medications: Sequence[MedicationUse], *, on: datetime, settings: LocalDefaults) -> MmeTimeline:
+    """MME/day over the `timeline_lookback_days` up to `on` (today), from every opioid medication in the record."""
+    today = on.date()
+    first = today - timedelta(days=settings.timeline_lookback_days - 1)
+    table = settings.mme_table
+    spans, unplaced = _spans(medications, table, today, settings.timeline_assumed_days)
+    empty = calculate_mme([], table=table)
+    return MmeTimeline(
+        table=table,
+        table_label=empty.table_label,
+        figure=empty.figure,
+        first_day=first,
+        last_day=today,
+        spans=tuple(span for span, _ in spans),
+        segments=_segments(spans, table, first, today),
+        unplaced=tuple(unplaced),
+        assumed_days=settings.timeline_assumed_days,
+    )
