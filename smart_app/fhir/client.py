@@ -63,6 +63,7 @@ class FetchResult:
     ok: bool = True
     problem: str | None = None
     complete: bool = True
+    status: int | None = None  # the HTTP status of a refused request (401: the token is no longer accepted)
 
 
 class FhirWriteError(Exception):
@@ -75,6 +76,10 @@ class FhirWriteError(Exception):
 
 class _Failure(Exception):
     """Internal: one request failed; the message is the human reason."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class FhirClient:
@@ -140,7 +145,7 @@ class FhirClient:
                 page_resources, next_url = _searchset_page(body, what)
             except _Failure as exc:
                 if pages == 0:
-                    return FetchResult(key, ok=False, problem=str(exc), complete=False)
+                    return FetchResult(key, ok=False, problem=str(exc), complete=False, status=exc.status)
                 return _partial(key, resources, f"{exc}; results incomplete")
             pages += 1
             resources.extend(page_resources)
@@ -175,7 +180,7 @@ class FhirClient:
         try:
             body = await self._get_json(f"{self.base_url}/{reference}", None, deadline=deadline, what=what)
         except _Failure as exc:
-            return FetchResult(reference, ok=False, problem=str(exc), complete=False)
+            return FetchResult(reference, ok=False, problem=str(exc), complete=False, status=exc.status)
         if not isinstance(body, dict) or body.get("resourceType") != resource_type:
             problem = f"response to {what} is not a {resource_type}"
             return FetchResult(reference, ok=False, problem=problem, complete=False)
@@ -272,7 +277,7 @@ class FhirClient:
         _log_exchange(what, response.status_code, started)
         body = _json_or_none(response.content)
         if not response.is_success:
-            raise _Failure(_status_problem(response, body, what))
+            raise _Failure(_status_problem(response, body, what), response.status_code)
         if body is None:
             raise _Failure(f"response to {what} is not JSON")
         return body

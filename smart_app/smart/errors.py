@@ -36,7 +36,7 @@ ERRORS: dict[str, ErrorKind] = {
         502,
         "The EHR's SMART configuration cannot be used",
         "The app could not read or accept the EHR's SMART configuration, so it cannot sign in safely.",
-        "Try again later; if it persists, tell your EHR administrator the reason shown below.",
+        "Try again later; if it persists, tell your EHR administrator the reason given above.",
     ),
     "access-denied": ErrorKind(
         403,
@@ -48,7 +48,8 @@ ERRORS: dict[str, ErrorKind] = {
         400,
         "The EHR did not complete sign-in",
         "The EHR returned an error instead of an authorization.",
-        RELAUNCH,
+        RELAUNCH + " If it persists, tell your EHR administrator the error code at the bottom of this page and "
+        "what the EHR said, if shown.",
     ),
     "bad-state": ErrorKind(
         400,
@@ -61,7 +62,7 @@ ERRORS: dict[str, ErrorKind] = {
         502,
         "The EHR did not issue an access token",
         "Sign-in reached the EHR, but its token service refused or failed.",
-        RELAUNCH + " If it persists, tell your EHR administrator the reason shown below.",
+        RELAUNCH + " If it persists, tell your EHR administrator the reason given above.",
     ),
     "no-patient": ErrorKind(
         400,
@@ -75,6 +76,14 @@ ERRORS: dict[str, ErrorKind] = {
         "The app no longer has a valid sign-in for this browser (it expired, the app restarted, or cookies are "
         "blocked).",
         RELAUNCH,
+    ),
+    "ehr-session-ended": ErrorKind(
+        401,
+        "Your session with the EHR has ended",
+        "The EHR no longer accepts this app's access to the record (the access expired or was withdrawn), so the "
+        "patient's data could not be read. Nothing was written to the record.",
+        "Close this app and open it again from the patient's chart in the EHR (the app's link or the decision "
+        "support card): the EHR then starts a new session. Reloading this page does not help.",
     ),
     "csrf": ErrorKind(
         403,
@@ -92,7 +101,7 @@ ERRORS: dict[str, ErrorKind] = {
         502,
         "The EHR's FHIR server reported a problem",
         "The app could not read or write the data it needs.",
-        "Try again; if it persists, tell your EHR administrator the reason shown below.",
+        "Try again; if it persists, tell your EHR administrator the reason given above.",
     ),
     "write-not-allowed": ErrorKind(
         403,

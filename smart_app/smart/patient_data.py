@@ -12,16 +12,33 @@ from dataclasses import dataclass
 from typing import Any
 
 from smart_app.cds_hooks.data import Unavailable, fetch_spec
-from smart_app.cds_hooks.prefetch import KETAMINE_QUERIES, PATIENT
+from smart_app.cds_hooks.prefetch import KETAMINE_QUERIES, PATIENT, PrefetchQuery
+from smart_app.core.course import pain_codes
 from smart_app.core.model import PatientRecord
 from smart_app.fhir import identity
 from smart_app.fhir.client import FhirClient
 from smart_app.fhir.record import build_record
 from smart_app.smart.scopes import GrantedScopes
 
+# The app alone also reads pain scores, drawn beside the ketamine treatments (no rule reads them: a failed search
+# is said on the page but is no gap for the rules).
+PAIN_SCORES = PrefetchQuery(
+    "painScores",
+    "Observation?patient={{context.patientId}}&code="
+    + ",".join(f"http://loinc.org|{c.code}" for c in pain_codes())
+    + "&_sort=-date",
+    "pain scores",
+    "the pain scores beside the ketamine treatments",
+)
+APP_QUERIES = (*KETAMINE_QUERIES, PAIN_SCORES)
+
 
 class PatientDataError(Exception):
     """The patient could not be read at all; the message names what failed, without internals."""
+
+
+class EhrSessionEndedError(PatientDataError):
+    """The FHIR server answered 401: the EHR no longer accepts the access token (expired or revoked)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +63,15 @@ async def load_patient_data(
 ) -> PatientData:
     deadline = time.monotonic() + budget_s
     patient_result = await fhir.read(f"Patient/{patient_id}", deadline=deadline)
+    if patient_result.status == 401:
+        raise EhrSessionEndedError("the EHR's FHIR server no longer accepts this session's access (401)")
     if not patient_result.ok:
         raise PatientDataError(f"The patient could not be read from the EHR: {patient_result.problem}.")
     if patient_result.resources[0].get("id") != patient_id:
         raise PatientDataError("The EHR returned a different patient than the one launched; nothing is shown.")
     unavailable: list[Unavailable] = []
     queries = {}
-    for query in KETAMINE_QUERIES:
+    for query in APP_QUERIES:
         if query is PATIENT:
             continue
         resource_type, params = fetch_spec(query)
@@ -61,9 +80,11 @@ async def load_patient_data(
             unavailable.append(Unavailable(query, missing))
         else:
             queries[query.key] = (resource_type, params)
-    by_key = {q.key: q for q in KETAMINE_QUERIES}
+    by_key = {q.key: q for q in APP_QUERIES}
     remaining = max(deadline - time.monotonic(), 0.1)
     results = await fhir.fetch_patient_data(patient_id, queries, budget_s=remaining) if queries else {}
+    if any(result.status == 401 for result in results.values()):
+        raise EhrSessionEndedError("the EHR's FHIR server stopped accepting this session's access (401)")
     screened = [identity.Screened((patient_result.resources[0],))]
     for key, result in results.items():
         if result.ok:
@@ -74,7 +95,7 @@ async def load_patient_data(
                 unavailable.append(Unavailable(by_key[key], result.problem or "the search was incomplete", True))
         else:
             unavailable.append(Unavailable(by_key[key], result.problem or "the search failed"))
-    gaps = [gap for u in unavailable if (gap := u.gap) is not None]
+    gaps = [gap for u in unavailable if u.query is not PAIN_SCORES and (gap := u.gap) is not None]
     data = identity.combine(screened)
     return PatientData(
         patient_result.resources[0],

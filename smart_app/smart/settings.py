@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -24,6 +26,8 @@ ClientType = Literal["public", "confidential-symmetric", "confidential-asymmetri
 SigningAlg = Literal["RS384", "ES384"]
 
 log = logging.getLogger(__name__)
+# A CSP host source: an origin with a scheme (optionally a *. wildcard host and a port), or 'self'.
+_CSP_SOURCE = re.compile(r"'self'|https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?")
 
 # Read scopes, one per resource type the safety checks use (v2 syntax; the types of
 # cds_hooks.prefetch.KETAMINE_QUERIES); writing adds WRITE_SCOPE.
@@ -68,6 +72,17 @@ class SmartSettings(BaseSettings):
     allowed_issuers: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="FHIR base URLs allowed as `iss` (comma-separated in the environment)"
     )
+    # Embedding (README "Embedded in the EHR"): most EHRs open the app in a frame of their own site. The browser
+    # keeps a cookie in a cross-site frame only if it is SameSite=None and Secure; Partitioned (CHIPS) keeps a
+    # separate copy per top-level site, so a page of another site that frames the app never gets this session.
+    cookie_same_site: Literal["auto", "lax", "none"] = Field(
+        "auto", description="session cookie SameSite: auto = none over https (embeddable), lax over plain http"
+    )
+    cookie_partitioned: bool = Field(True, description="mark a SameSite=None session cookie Partitioned (CHIPS)")
+    frame_ancestors: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="origins allowed to show the app in a frame (CSP frame-ancestors, comma-separated); empty: any",
+    )
     dev_mode: bool = False
     http_timeout_s: float = Field(10.0, gt=0, description="timeout for discovery and token requests")
     fhir_budget_s: float = Field(8.0, gt=0, description="time budget for reading the patient's data")
@@ -77,6 +92,23 @@ class SmartSettings(BaseSettings):
     def _split_issuers(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("frame_ancestors", mode="before")
+    @classmethod
+    def _split_ancestors(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _check_ancestors(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for source in value:
+            if not _CSP_SOURCE.fullmatch(source):
+                raise SmartConfigError(
+                    f"SMART_APP_SMART_FRAME_ANCESTORS: {source!r} is not an origin such as https://ehr.example.org"
+                )
         return value
 
     @field_validator("allowed_issuers")
@@ -95,6 +127,11 @@ class SmartSettings(BaseSettings):
                     "confidential-asymmetric client"
                 )
             self.signing_key()  # fail at start, not at the first token request
+        if self.cookie_same_site == "none" and not self.cookie_secure:
+            raise SmartConfigError(
+                "SMART_APP_SMART_COOKIE_SAME_SITE=none needs an https redirect URI: browsers keep a SameSite=None "
+                "cookie only when it is Secure"
+            )
         if not self.dev_mode:
             if not self.session_secret:
                 raise SmartConfigError("SMART_APP_SMART_SESSION_SECRET is required outside dev mode")
@@ -153,6 +190,21 @@ class SmartSettings(BaseSettings):
     @property
     def cookie_secure(self) -> bool:
         return self.redirect_uri.startswith("https://")
+
+    @property
+    def same_site(self) -> Literal["lax", "none"]:
+        """The session cookie's SameSite: none (embeddable in a cross-site frame) needs https."""
+        if self.cookie_same_site == "auto":
+            return "none" if self.cookie_secure else "lax"
+        return self.cookie_same_site
+
+    @property
+    def app_origin(self) -> str:
+        """The app's public origin (scheme://host[:port]), from the registered redirect URI."""
+        parts = urlsplit(self.redirect_uri)
+        default = {"https": 443, "http": 80}.get(parts.scheme)
+        port = f":{parts.port}" if parts.port and parts.port != default else ""
+        return f"{parts.scheme}://{(parts.hostname or '').lower()}{port}"
 
 
 def normalise_issuer(iss: str) -> str:

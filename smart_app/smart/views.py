@@ -15,15 +15,14 @@ from markupsafe import Markup, escape
 
 from smart_app.config import LocalDefaults
 from smart_app.core.assessment import Assessment, assess
-from smart_app.core.mme import MmeReport
 from smart_app.core.outcomes import Citation, Outcome, Severity, Status
 from smart_app.core.protocols import ProtocolAssessment, find_protocol
 from smart_app.core.safety import BaselineTestStatus
 from smart_app.core.safety.catalogue import spec
 from smart_app.fhir.orders import OrderSet, build_order_set
-from smart_app.smart.launch_context import AppContext
 from smart_app.smart.oauth import TokenSet
 from smart_app.smart.patient_data import PatientData
+from smart_app.smart.protocol_words import ProtocolChoice, for_people, protocol_choices, status_word
 from smart_app.smart.writeback import permission_missing
 from smart_app.storage.protocol_writes import NotWrittenItem, WriteRecord, WrittenItem
 
@@ -38,7 +37,7 @@ OVERRIDE_REQUIRED = (
 )
 WRITE_UNAVAILABLE = (
     "Writing orders is unavailable: the EHR did not grant patient/MedicationRequest.c. "
-    "Copy the order below into the EHR instead."
+    "Copy the order (FHIR JSON) from the protocol builder into the EHR instead."
 )
 
 
@@ -104,24 +103,6 @@ class BaselineView:
     lookback: str  # the local default that defines "recent"
 
 
-@dataclass(frozen=True, slots=True)
-class OverviewPage:
-    banner: Banner | None
-    mme: MmeReport
-    assessment: Assessment
-    groups: tuple[FindingGroup, ...]
-    checklist: tuple[ChecklistRow, ...]
-    baseline: tuple[BaselineView, ...]
-    not_checked: tuple[str, ...]
-    unavailable_features: tuple[str, ...]
-    app_context: AppContext | None
-    local_defaults: dict[str, str]  # setting name -> "description = value (local default, setting name)"
-    nav: str = "overview"
-
-    def source(self, citation: Citation) -> SourceView:
-        return source_view(citation)
-
-
 def source_view(citation: Citation) -> SourceView:
     text = ", ".join(p for p in (citation.short, citation.section, citation.lines) if p)
     return SourceView(text, citation.grade or "no grade given by the source", citation.title, citation.url)
@@ -154,7 +135,14 @@ def banner(patient: dict[str, Any], on: date) -> Banner:
     return Banner(name, birth or "not recorded", age, gender, identifier)
 
 
-def _baseline_view(status: BaselineTestStatus, defaults: LocalDefaults) -> BaselineView:
+def patient_label(patient: dict[str, Any], patient_id: str | None) -> str:
+    """Whom the page is about, also when the EHR shows its own banner (need_patient_banner=false): the name, or the
+    id when no name is recorded; never "Unknown"."""
+    name = banner(patient, datetime.now(UTC).date()).name
+    return name if name != "(no name recorded)" else f"no name recorded (Patient/{patient_id or patient.get('id')})"
+
+
+def baseline_view(status: BaselineTestStatus, defaults: LocalDefaults) -> BaselineView:
     if not status.needed:
         text = "not needed (no risk condition recorded)"
     elif status.outstanding:
@@ -168,12 +156,6 @@ def _baseline_view(status: BaselineTestStatus, defaults: LocalDefaults) -> Basel
     return BaselineView(
         status.test, text, status.outstanding, status.reasons, results, defaults.describe(status.lookback_setting)
     )
-
-
-def _unavailable_features(tokens: TokenSet) -> tuple[str, ...]:
-    if tokens.scope.can_write_medication_request:
-        return ()
-    return (WRITE_UNAVAILABLE,)
 
 
 def analyse(data: PatientData, defaults: LocalDefaults, on: datetime | None = None) -> Assessment:
@@ -204,37 +186,6 @@ def checklist(assessment: Assessment) -> tuple[ChecklistRow, ...]:
         for o in assessment.outcomes
     ]
     return tuple(sorted(rows, key=lambda r: order[r.status]))
-
-
-def overview_page(
-    data: PatientData, tokens: TokenSet, defaults: LocalDefaults, on: datetime | None = None
-) -> OverviewPage:
-    when = on or datetime.now(UTC)
-    assessment = analyse(data, defaults, when)
-    findings = assessment.findings
-    groups = tuple(
-        FindingGroup(sev, label, tuple(f for f in findings if f.severity == sev))
-        for sev, label in SEVERITY_LABELS.items()
-        if any(f.severity == sev for f in findings)
-    )
-    used_defaults = {name for o in assessment.outcomes for name in o.local_defaults}
-    unchecked = tuple(
-        f"{spec(o.rule_id).title} ({o.rule_id}): {'; '.join(m.reason for m in o.missing)}"
-        for o in assessment.outcomes
-        if o.status == "not-evaluable" and not spec(o.rule_id).reminder
-    )
-    return OverviewPage(
-        banner=banner(data.patient, when.date()) if tokens.context.need_patient_banner else None,
-        mme=assessment.mme,
-        assessment=assessment,
-        groups=groups,
-        checklist=checklist(assessment),
-        baseline=tuple(_baseline_view(s, defaults) for s in assessment.baseline_tests),
-        not_checked=(*data.gap_sentences, *unchecked),
-        unavailable_features=_unavailable_features(tokens),
-        app_context=tokens.context.app_context,
-        local_defaults={name: defaults.describe(name) for name in sorted(used_defaults)},
-    )
 
 
 # -- protocol builder ------------------------------------------------------------------------------------------
@@ -289,6 +240,13 @@ class ProtocolPage:
     problem: str | None = None  # why the last submit did not write
     not_checked: tuple[str, ...] = field(default=())
     nav: str = "protocols"
+    patient_label: str = ""  # shown when the EHR shows its own banner
+    # The protocol list and reasons worded and ordered for people (smart/protocol_words.py).
+    choices: tuple[ProtocolChoice, ...] = ()  # endorsed protocols, suitable first, one suggested
+    other_choices: tuple[ProtocolChoice, ...] = ()  # illustrative and research-only regimens
+    order_status: str = ""  # the chosen protocol's status in words
+    order_reasons: tuple[str, ...] = ()
+    order_notes: tuple[str, ...] = ()
 
     def source(self, citation: Citation) -> SourceView:
         return source_view(citation)
@@ -417,4 +375,21 @@ def protocol_page(
         will_write=will,
         will_not_write=wont,
         not_checked=data.gap_sentences,
+        patient_label=patient_label(data.patient, tokens.context.patient),
+        **_protocol_wording(assessments, order_set, defaults),
     )
+
+
+def _protocol_wording(
+    assessments: tuple[ProtocolAssessment, ...], order_set: OrderSet | None, defaults: LocalDefaults
+) -> dict[str, Any]:
+    choices, others = protocol_choices(assessments, defaults)
+    if order_set is None:
+        return {"choices": choices, "other_choices": others}
+    return {
+        "choices": choices,
+        "other_choices": others,
+        "order_status": status_word(order_set.status),
+        "order_reasons": tuple(dict.fromkeys(for_people(r, defaults) for r in order_set.reasons)),
+        "order_notes": tuple(for_people(n, defaults) for n in order_set.notes),
+    }

@@ -2,9 +2,15 @@
 
 /launch     EHR launch (`iss` + `launch`) or standalone launch (`iss` only, asks for `launch/patient`)
 /callback   the authorization server's redirect: state check, code exchange, session
-/           overview: MME, ketamine findings with their evidence and sources, baseline ECG/LFT, what is missing
+/           overview: a summary strip, then MME (over time, each opioid's share), findings with their evidence and
+            sources, ketamine treatments and pain scores, baseline ECG/LFT, the checklist of every rule
 /protocols  protocol builder: GET choose and preview (and, with `receipt`, what a write put in the EHR); POST
             write the protocol's draft orders once per form (CSRF-protected, one-time form token, redirect after)
+
+Embedding: the session cookie is SameSite=None; Secure; Partitioned over https (settings.same_site), so the app
+works in a cross-site EHR frame; CSP frame-ancestors limits who may frame it (settings.frame_ancestors). CSRF does
+not rely on SameSite: every POST must carry its form's token and, when the browser says where it came from
+(Sec-Fetch-Site, else Origin), come from the app's own origin.
 /error      the error pages by name
 /.well-known/jwks.json  the public signing key, for registering a confidential-asymmetric client with the EHR
 """
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 import time
 from pathlib import Path
@@ -28,11 +35,13 @@ from starlette.concurrency import run_in_threadpool
 
 from smart_app.config import LocalDefaults, local_defaults
 from smart_app.fhir.client import FhirClient
+from smart_app.smart import overview as overview_page
 from smart_app.smart import views
+from smart_app.smart.cookies import session_cookie
 from smart_app.smart.discovery import DiscoveryError, fetch_smart_configuration
 from smart_app.smart.errors import ERRORS
 from smart_app.smart.oauth import OAuthFlowError, active_tokens, begin_authorization, exchange_code
-from smart_app.smart.patient_data import PatientData, PatientDataError, load_patient_data
+from smart_app.smart.patient_data import EhrSessionEndedError, PatientData, PatientDataError, load_patient_data
 from smart_app.smart.sessions import COOKIE_NAME, Session, SessionStore
 from smart_app.smart.settings import SmartSettings
 from smart_app.smart.writeback import (
@@ -53,11 +62,15 @@ WRITE_WAIT_S = 20.0  # a second submission of a form being written waits this lo
 _SECURITY_HEADERS = {
     "Cache-Control": "no-store",  # pages hold patient data
     "Pragma": "no-cache",
-    "Referrer-Policy": "no-referrer",  # the callback URL carries the authorization code
+    # The callback URL carries the authorization code: no Referer ever leaves for another origin. (Not
+    # "no-referrer": under it browsers send `Origin: null` on the app's own form posts, which the CSRF check needs.)
+    "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; "
-    "form-action 'self'",
 }
+_CSP = "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'self'"
+_DESCRIPTION_MAX = 300  # characters of the EHR's error_description shown
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class _SharedTransport(httpx.AsyncBaseTransport):
@@ -108,12 +121,15 @@ def create_smart_app(
         return opened
 
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
+    csp = _CSP + (f"; frame-ancestors 'self' {' '.join(settings.frame_ancestors)}" if settings.frame_ancestors else "")
+    security_headers = {**_SECURITY_HEADERS, "Content-Security-Policy": csp}
+    app_origin = settings.app_origin
     if settings.dev_mode and not settings.allowed_issuers:
         log.warning("SMART app: dev mode with an empty issuer allowlist; launches from ANY issuer are accepted")
 
     def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
         response = templates.TemplateResponse(request, name, context, status_code=status)
-        response.headers.update(_SECURITY_HEADERS)
+        response.headers.update(security_headers)
         return response
 
     def error_page(request: Request, kind: str, reason: str | None = None) -> HTMLResponse:
@@ -122,15 +138,32 @@ def create_smart_app(
 
     def set_cookie(request: Request, response: Response, session: Session) -> None:
         # Scoped to the app's mount path (/smart/), so other services on the host never receive it.
-        response.set_cookie(
+        header = session_cookie(
             COOKIE_NAME,
             store.cookie_value(session),
             max_age=settings.session_ttl_seconds,
-            httponly=True,
-            samesite="lax",
-            secure=settings.cookie_secure,
             path=urlsplit(str(request.url_for("overview"))).path,
+            secure=settings.cookie_secure,
+            same_site=settings.same_site,
+            partitioned=settings.cookie_partitioned,
         )
+        response.headers.append("set-cookie", header)
+
+    @app.middleware("http")
+    async def same_origin_writes(request: Request, call_next: Any) -> Response:
+        """CSRF defence that does not rely on SameSite (the cookie is SameSite=None when embedded): a request that
+        changes state must not come from another origin. The per-session form token is checked by the route."""
+        if request.method not in _SAFE_METHODS:
+            # Sec-Fetch-Site (set by the browser, never by a page) when sent; else Origin, where "null" (an opaque
+            # or hidden origin) is not the app's own.
+            site = request.headers.get("sec-fetch-site")
+            origin = request.headers.get("origin")
+            foreign = site not in ("same-origin", "none") if site else origin is not None and origin != app_origin
+            if foreign:
+                log.warning("SMART app: %s refused, it came from another origin or site", request.method)
+                return error_page(request, "csrf")
+        response: Response = await call_next(request)
+        return response
 
     async def current(request: Request) -> Session | None:
         return await store.get(request.cookies.get(COOKIE_NAME))
@@ -153,6 +186,9 @@ def create_smart_app(
         async with FhirClient(session.config.issuer, access_token=tokens.access_token, transport=transport) as fhir:
             try:
                 data = await load_patient_data(fhir, patient_id, session.tokens.scope, budget_s=settings.fhir_budget_s)
+            except EhrSessionEndedError as exc:
+                await store.delete(session)
+                raise _Failure("ehr-session-ended") from exc
             except PatientDataError as exc:
                 raise _Failure("fhir-error", str(exc)) from exc
         return session, data
@@ -175,7 +211,7 @@ def create_smart_app(
         session = await current(request) or await store.create()
         await store.add_pending(session, pending)
         response = RedirectResponse(url, status_code=302)
-        response.headers.update(_SECURITY_HEADERS)
+        response.headers.update(security_headers)
         set_cookie(request, response, session)
         return response
 
@@ -185,6 +221,7 @@ def create_smart_app(
         code: str | None = None,
         state: str | None = None,
         error: str | None = None,
+        error_description: str | None = None,
     ) -> Response:
         session = await current(request)
         if session is None:
@@ -194,7 +231,11 @@ def create_smart_app(
             log.warning("SMART callback rejected: unknown, reused or expired state")
             return error_page(request, "bad-state")
         if error:
-            return error_page(request, "access-denied" if error == "access_denied" else "authorization-error")
+            # The EHR's own words, as text (the page escapes them), short and on one line.
+            said = _CONTROL.sub(" ", f"{error}: {error_description}" if error_description else error).strip()
+            said = said if len(said) <= _DESCRIPTION_MAX else said[: _DESCRIPTION_MAX - 1] + "…"
+            kind = "access-denied" if error == "access_denied" else "authorization-error"
+            return error_page(request, kind, f"the EHR said: {said}")
         if not code:
             return error_page(request, "authorization-error", "the EHR sent no authorization code")
         try:
@@ -206,7 +247,7 @@ def create_smart_app(
         await store.delete(session)
         fresh = await store.create(tokens=tokens, config=pending.config)
         response = RedirectResponse(str(request.url_for("overview")), status_code=303)
-        response.headers.update(_SECURITY_HEADERS)
+        response.headers.update(security_headers)
         set_cookie(request, response, fresh)
         return response
 
@@ -217,7 +258,7 @@ def create_smart_app(
         except _Failure as exc:
             return error_page(request, exc.kind, exc.reason)
         assert session.tokens is not None
-        page = views.overview_page(data, session.tokens, defaults or local_defaults())
+        page = overview_page.overview_page(data, session.tokens, defaults or local_defaults())
         return render(request, "overview.html", {"page": page, "context": session.tokens.context})
 
     def protocol_form(session: Session, page: views.ProtocolPage) -> str | None:
@@ -358,7 +399,7 @@ def create_smart_app(
             await store.delete(session)
             written = "; ".join(w.reference for w in outcome.written) or "nothing"
             return error_page(
-                request, "session-expired", f"The draft orders were not all written (written: {written})."
+                request, "ehr-session-ended", f"The draft orders were not all written (written: {written})."
             )
         if not outcome.written:
             return error_page(request, "fhir-error", f"The draft orders were not written: {outcome.problem}.")

@@ -13,6 +13,7 @@ checks `aud` and returns the launch context (`patient`, `need_patient_banner`, `
 
 from __future__ import annotations
 
+import html
 import secrets
 import socket
 import threading
@@ -21,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -145,12 +147,22 @@ class SimulatedEhr:
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     standalone_patient: str | None = None
 
-    def register_launch(self, patient: str, *, app_context: str | None = None, banner: bool = True) -> str:
-        """An opaque launch id for `patient`, as an EHR creates when the clinician opens the app."""
+    def register_launch(
+        self,
+        patient: str,
+        *,
+        app_context: str | None = None,
+        banner: bool = True,
+        fhir_context: list[dict[str, Any]] | None = None,
+    ) -> str:
+        """An opaque launch id for `patient`, as an EHR creates when the clinician opens the app; `fhir_context` is
+        SMART 2.2's `fhirContext` (e.g. the draft order the clinician is working on)."""
         launch = secrets.token_urlsafe(12)
         context: dict[str, Any] = {"patient": patient, "need_patient_banner": banner}
         if app_context is not None:
             context["appContext"] = app_context
+        if fhir_context is not None:
+            context["fhirContext"] = fhir_context
         self.launches[launch] = context
         return launch
 
@@ -234,6 +246,22 @@ def _build_app(ehr: SimulatedEhr, clients: dict[str, _Client], granted_scope: st
     @app.post("/oauth/token")
     def token() -> Any:
         return server.create_token_response()
+
+    @app.get("/ehr/chart")
+    def chart() -> Response:
+        """The EHR's chart page with the app embedded in a frame, as EHRs embed apps: `app` is the app's launch URL
+        (usually on another site than the EHR), `launch` a handle from `register_launch`."""
+        launch, app_url = request.args.get("launch", ""), request.args.get("app", "")
+        if launch not in ehr.launches or not app_url.startswith(("https://", "http://")):
+            return Response("unknown launch or app", status=400)
+        src = f"{app_url}?{urlencode({'iss': ehr.fhir_base, 'launch': launch})}"
+        page = (
+            "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Test EHR: chart</title></head>"
+            "<body><h1>Test EHR: patient chart</h1>"
+            f"<iframe id='smart-app' title='Ketamine and opioid safety app' src='{html.escape(src, quote=True)}' "
+            "width='1280' height='1100'></iframe></body></html>"
+        )
+        return Response(page, mimetype="text/html")
 
     @app.route("/fhir/<path:path>", methods=["GET", "POST", "PUT"])
     def fhir(path: str) -> Response:

@@ -165,7 +165,8 @@ def test_not_recommended_protocol_needs_a_written_reason_recorded_on_drafts_and_
 ) -> None:
     fhir = FakeFhir(_patient())  # BP 182/112: a critical contraindication marks every protocol not recommended
     page = _open(app, ehr, fhir, id_token=_id_token(f"https://ehr.example.org/fhir/{DOCTOR}"))
-    assert "not-recommended" in page and 'name="override_reason"' in page
+    assert "Not recommended for this patient" in page and 'name="override_reason"' in page
+    assert ">not-recommended<" not in page and ".;" not in page  # words for people, no joined-sentence artefacts
     form = _form(page)
 
     unticked = _post(app, form, override_reason=REASON)
@@ -233,7 +234,21 @@ def test_token_rejected_on_write_ends_the_session(app: _App, ehr: respx.MockRout
     fhir.fail_create, fhir.create_status = True, 401
     response = _post(app, form)
     assert response.status_code == 401 and "not all written" in response.text
+    assert "session with the EHR has ended" in response.text
     assert app.client.get("/smart/").status_code == 401
+
+
+def test_a_write_from_another_origin_is_refused_even_with_the_right_tokens(app: _App, ehr: respx.MockRouter) -> None:
+    """CSRF protection that does not rely on SameSite (the cookie is SameSite=None for embedding)."""
+    fhir = FakeFhir(_healthy())
+    form = _form(_open(app, ehr, fhir))
+    for headers in ({"Origin": "https://evil.example.org"}, {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"}):
+        response = app.client.post("/smart/protocols", data=form, headers=headers, follow_redirects=False)
+        assert response.status_code == 403 and "could not be verified" in response.text, headers
+    assert not fhir.created
+    same = {"Origin": "https://app.example.org", "Sec-Fetch-Site": "same-origin"}
+    response = app.client.post("/smart/protocols", data=form, headers=same, follow_redirects=False)
+    assert response.status_code == 303 and fhir.created
 
 
 def test_write_without_valid_csrf_token_writes_nothing(app: _App, ehr: respx.MockRouter) -> None:

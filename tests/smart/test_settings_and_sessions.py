@@ -49,6 +49,26 @@ def test_allowlist_from_the_environment_is_comma_separated_and_ignores_trailing_
     assert not loaded.issuer_allowed("https://ehr.example.org/fhir/../evil")
 
 
+def test_embedding_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMART_APP_SMART_COOKIE_SAME_SITE", "none")
+    monkeypatch.setenv("SMART_APP_SMART_COOKIE_PARTITIONED", "false")
+    monkeypatch.setenv("SMART_APP_SMART_FRAME_ANCESTORS", "https://ehr.example.org, https://*.hospital.example:8443")
+    loaded = settings()
+    assert loaded.same_site == "none" and not loaded.cookie_partitioned
+    assert loaded.frame_ancestors == ("https://ehr.example.org", "https://*.hospital.example:8443")
+    assert loaded.app_origin == "https://app.example.org"
+
+
+def test_samesite_none_needs_https_and_frame_ancestors_must_be_origins() -> None:
+    with pytest.raises(ValidationError, match="needs an https redirect URI"):
+        settings(redirect_uri="http://localhost:8000/smart/callback", cookie_same_site="none")
+    assert settings(redirect_uri="http://localhost:8000/smart/callback").same_site == "lax"  # auto over http
+    assert settings().same_site == "none"  # auto over https: embeddable
+    for bad in ("*", "https://ehr.example.org; script-src *", "javascript:alert(1)", "ehr.example.org"):
+        with pytest.raises(ValidationError, match="FRAME_ANCESTORS"):
+            settings(frame_ancestors=(bad,))
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -171,3 +191,18 @@ def test_idle_session_expires() -> None:
 def _same(loaded: Session | None, session: Session) -> bool:
     """The store hands back a copy read from its (encrypted) record: the same session is the same id and CSRF token."""
     return loaded is not None and (loaded.id, loaded.csrf_token) == (session.id, session.csrf_token)
+
+
+def test_the_session_cookie_header_for_embedding() -> None:
+    from smart_app.smart.cookies import session_cookie
+
+    embedded = session_cookie(
+        "s", "abc.DEF-1_2", max_age=60, path="/smart/", secure=True, same_site="none", partitioned=True
+    )
+    assert embedded == "s=abc.DEF-1_2; Max-Age=60; Path=/smart/; HttpOnly; Secure; SameSite=None; Partitioned"
+    lax = session_cookie("s", "v", max_age=60, path="/smart/", secure=False, same_site="lax", partitioned=True)
+    assert lax == "s=v; Max-Age=60; Path=/smart/; HttpOnly; SameSite=Lax"
+    with pytest.raises(ValueError, match="Secure"):
+        session_cookie("s", "v", max_age=60, path="/", secure=False, same_site="none", partitioned=True)
+    with pytest.raises(ValueError, match="unquoted"):
+        session_cookie("s", "v; Domain=evil", max_age=60, path="/", secure=True, same_site="none", partitioned=True)

@@ -40,8 +40,11 @@ class FakeFhir:
         self.fail_searches = False
         self.fail_create = False
         self.create_status = 422
+        self.unauthorized = False  # answer 401, as a server does once the EHR ended the session
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        if self.unauthorized:
+            return httpx.Response(401, json={"resourceType": "OperationOutcome", "issue": []})
         path = request.url.path.removeprefix(urlsplit(ISS).path).strip("/").split("/")
         if request.method == "POST":
             if self.fail_create:
@@ -132,19 +135,40 @@ def test_launch_refused_when_the_ehr_offers_only_plain_pkce(ehr: respx.MockRoute
     assert "only PKCE" in response.text and "plain" in response.text
 
 
-def test_launch_sets_a_signed_httponly_samesite_secure_cookie_without_tokens(ehr: respx.MockRouter) -> None:
+def test_launch_sets_a_signed_httponly_cookie_a_cross_site_ehr_frame_keeps(ehr: respx.MockRouter) -> None:
     response = _client().get("/smart/launch", params={"iss": ISS, "launch": "x"}, follow_redirects=False)
     cookie = response.headers["set-cookie"]
     assert cookie.startswith("smart_app_session=")
-    assert "HttpOnly" in cookie and "Secure" in cookie and "samesite=lax" in cookie.lower()
-    assert "Path=/smart/" in cookie  # never sent to the other services on the host
+    attributes = [a.strip() for a in cookie.split(";")[1:]]
+    # Over https: SameSite=None; Secure (kept in a cross-site frame), Partitioned (only under the EHR's site).
+    assert {"HttpOnly", "Secure", "SameSite=None", "Partitioned", "Path=/smart/"} <= set(attributes)
     assert response.headers["cache-control"] == "no-store"
 
 
-def test_cookie_is_not_secure_when_the_app_is_served_over_http(ehr: respx.MockRouter) -> None:
+def test_cookie_is_lax_and_not_secure_when_the_app_is_served_over_http(ehr: respx.MockRouter) -> None:
     client = _client(redirect_uri="http://localhost:8000/smart/callback")
     response = client.get("/smart/launch", params={"iss": ISS, "launch": "x"}, follow_redirects=False)
-    assert "Secure" not in response.headers["set-cookie"]
+    cookie = response.headers["set-cookie"]
+    assert "Secure" not in cookie and "SameSite=Lax" in cookie and "Partitioned" not in cookie
+
+
+def test_cookie_attributes_are_configurable(ehr: respx.MockRouter) -> None:
+    lax = _client(cookie_same_site="lax").get(
+        "/smart/launch", params={"iss": ISS, "launch": "x"}, follow_redirects=False
+    )
+    assert "SameSite=Lax" in lax.headers["set-cookie"] and "Partitioned" not in lax.headers["set-cookie"]
+    plain = _client(cookie_partitioned=False).get(
+        "/smart/launch", params={"iss": ISS, "launch": "x"}, follow_redirects=False
+    )
+    assert "SameSite=None" in plain.headers["set-cookie"] and "Partitioned" not in plain.headers["set-cookie"]
+
+
+def test_frame_ancestors_limit_who_may_embed_the_app(ehr: respx.MockRouter) -> None:
+    open_csp = _client().get("/smart/error").headers["content-security-policy"]
+    assert "frame-ancestors" not in open_csp  # default: any EHR may frame it (the cookie is partitioned)
+    client = _client(frame_ancestors="https://ehr.example.org, https://*.hospital.example")
+    csp = client.get("/smart/error").headers["content-security-policy"]
+    assert "frame-ancestors 'self' https://ehr.example.org https://*.hospital.example" in csp
 
 
 def test_standalone_launch_asks_the_ehr_for_a_patient_and_signs_in(ehr: respx.MockRouter) -> None:
@@ -183,6 +207,23 @@ def test_callback_without_session_cookie_says_the_session_expired(ehr: respx.Moc
     response = _client().get("/smart/callback", params={"code": "c", "state": "s"})
     assert response.status_code == 401
     assert "session has expired" in response.text
+
+
+def test_authorization_error_shows_the_ehrs_description_escaped(ehr: respx.MockRouter) -> None:
+    client = _client()
+    state = _launch(client)
+    said = "The scope <b>patient/*.rs</b> is not allowed\nfor this app"
+    response = client.get(
+        "/smart/callback", params={"error": "invalid_scope", "error_description": said, "state": state}
+    )
+    assert response.status_code == 400
+    assert "the EHR said: invalid_scope: The scope &lt;b&gt;patient/*.rs&lt;/b&gt; is not allowed for this app" in (
+        response.text
+    )
+    assert "<b>patient" not in response.text
+    assert "error code at the bottom of this page" in response.text and "Error code: authorization-error" in (
+        response.text
+    )
 
 
 def test_denied_authorization_shows_access_not_granted(ehr: respx.MockRouter) -> None:
@@ -228,7 +269,8 @@ def test_sign_in_issues_a_new_session_id(ehr: respx.MockRouter) -> None:
 
 def test_overview_shows_mme_findings_sources_and_banner(ehr: respx.MockRouter) -> None:
     page = _sign_in(_client(), ehr, FakeFhir(_patient())).text
-    assert re.search(r"Total:\s*30 MME/day", page)  # oxycodone 5 mg x 4/day x 1.5
+    assert re.search(r"Total: </span>30 MME/day", page)  # oxycodone 5 mg x 4/day x 1.5
+    assert "Below 50" in page  # the level, from the core's one threshold policy
     assert "Jane Citizen" in page
     assert "CRITICAL" in page.upper() and "Poorly controlled cardiovascular disease" in page
     assert "Source:" in page and "grade:" in page
@@ -240,9 +282,18 @@ def test_encounter_and_intent_from_the_launch_are_shown(ehr: respx.MockRouter) -
     assert "Encounter/enc-9" in page and "order-review" in page
 
 
-def test_no_banner_when_the_ehr_shows_its_own(ehr: respx.MockRouter) -> None:
+def test_no_banner_when_the_ehr_shows_its_own_but_the_patient_is_still_named(ehr: respx.MockRouter) -> None:
     page = _sign_in(_client(), ehr, FakeFhir(_patient()), need_patient_banner=False).text
-    assert "Jane Citizen" not in page
+    assert 'aria-label="Patient"' not in page  # no banner: the EHR shows its own
+    assert "Patient: <strong>Jane Citizen</strong>" in page  # named from the launch's patient, never "Unknown"
+    assert "Unknown" not in page
+
+
+def test_a_patient_without_a_name_is_named_by_id_not_unknown(ehr: respx.MockRouter) -> None:
+    resources = _patient()
+    del resources[0]["name"]
+    page = _sign_in(_client(), ehr, FakeFhir(resources), need_patient_banner=False).text
+    assert "no name recorded (Patient/example)" in page and "Unknown" not in page
 
 
 def test_app_context_is_shown_escaped_and_does_not_change_the_patient(ehr: respx.MockRouter) -> None:
@@ -256,7 +307,7 @@ def test_app_context_is_shown_escaped_and_does_not_change_the_patient(ehr: respx
 def test_missing_read_scope_is_reported_as_not_checked(ehr: respx.MockRouter) -> None:
     narrow = "launch patient/Patient.r patient/MedicationRequest.rs"
     page = _sign_in(_client(), ehr, FakeFhir(_patient()), scope=narrow).text
-    assert "Not checked" in page
+    assert "Could not check" in page
     assert "did not grant read access to Condition" in page
     assert "did not grant read access to Observation" in page
 
@@ -265,13 +316,50 @@ def test_failed_fhir_searches_are_reported_not_hidden(ehr: respx.MockRouter) -> 
     fhir = FakeFhir(_patient())
     fhir.fail_searches = True
     page = _sign_in(_client(), ehr, fhir).text
-    assert "Not checked" in page and "500" in page
+    assert "Could not check" in page and "500" in page
 
 
 def test_unreadable_patient_shows_the_fhir_error_page(ehr: respx.MockRouter) -> None:
     response = _sign_in(_client(), ehr, FakeFhir([]))
     assert response.status_code == 502
     assert "FHIR server reported a problem" in response.text and "404" in response.text
+
+
+def test_a_401_while_reading_says_the_ehr_session_ended_and_how_to_relaunch(ehr: respx.MockRouter) -> None:
+    client = _client()
+    fhir = FakeFhir(_patient())
+    assert _sign_in(client, ehr, fhir).status_code == 200
+    fhir.unauthorized = True
+    response = client.get("/smart/")
+    assert response.status_code == 401
+    assert "Your session with the EHR has ended" in response.text
+    assert "open it again from the patient&#39;s chart in the EHR" in response.text
+    assert "Try again" not in response.text
+    fhir.unauthorized = False
+    assert client.get("/smart/").status_code == 401  # the app's session ended with it
+
+
+def test_a_draft_order_named_in_the_launch_context_gets_its_dose_check(ehr: respx.MockRouter) -> None:
+    draft = {
+        **f.medication_request("238082", "ketamine 10 MG/ML Injectable Solution", status="draft", rid="draft-ket"),
+        "dosageInstruction": [
+            {
+                "route": {"coding": [f.coding(f.SNOMED, "47625008", "Intravenous route")]},
+                "timing": {"repeat": {"count": 1, "duration": 4, "durationUnit": "h"}},
+                "doseAndRate": [{"rateQuantity": {"value": 210, "unit": "mg/h", "system": f.UCUM, "code": "mg/h"}}],
+            }
+        ],
+    }
+    context = [{"reference": "MedicationRequest/draft-ket"}]
+    page = _sign_in(_client(), ehr, FakeFhir([*_patient(), draft]), fhirContext=context).text
+    assert 'id="tile-draft"' in page and "Draft order: ketamine 10 MG/ML Injectable Solution" in page
+    assert "3.00 mg/kg/h" in page  # 210 mg/h at 70 kg: outside ASRA's range, in the summary strip
+
+
+def test_a_draft_named_only_by_an_untrusted_app_context_must_already_be_this_patients(ehr: respx.MockRouter) -> None:
+    context = '{"draftOrders": ["MedicationRequest/not-in-the-record"]}'
+    page = _sign_in(_client(), ehr, FakeFhir(_patient()), appContext=context).text
+    assert 'id="tile-draft"' not in page
 
 
 def test_overview_without_sign_in_says_the_session_expired(ehr: respx.MockRouter) -> None:

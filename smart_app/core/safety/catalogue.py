@@ -241,6 +241,7 @@ RULES: tuple[RuleSpec, ...] = (
         _MEDICATIONS,
         (sources.ANZCA_PS_3_4_2,),
         ("mme_table",),
+        "caution",  # ANZCA: convert before ketamine, so every protocol says so among its reasons
     ),
     RuleSpec(
         "OPI-PLAN",
