@@ -347,7 +347,7 @@ def _summary(
     else:
         value, lines, tone, link = "Everything could be checked", [], "ok", "#checklist"
     if reminders:
-        lines = [*lines, "Confirm before treatment (rarely in the record): " + "; ".join(reminders)]
+        lines = [*lines, f"{len(reminders)} to confirm before treatment (the record rarely shows them)"]
     tiles.append(SummaryTile("not-checked", "Could not check", value, tone, tuple(lines), link))
     return tuple(tiles)
 

@@ -28,9 +28,8 @@ STATUS_WORDS: dict[Status, str] = {
 }
 # Units a setting's value is in, from the end of its name.
 _UNITS = (("_mg_per_kg_h", " mg/kg/h"), ("_mg_per_kg", " mg/kg"), ("_mg_per_ml", " mg/mL"), ("_days", " days"))
-_SETTING = re.compile(
-    r",? setting (?:" + "|".join(sorted(map(re.escape, LocalDefaults.model_fields), key=len, reverse=True)) + r")\b"
-)
+_NAMES = "(?:" + "|".join(sorted(map(re.escape, LocalDefaults.model_fields), key=len, reverse=True)) + r")\b"
+_SETTING = re.compile(r"\s*\(setting " + _NAMES + r"\)|,? setting " + _NAMES)
 _RULE_PREFIX = re.compile(r"^(?P<rule>[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*): ")
 _DOT_SEMICOLON = re.compile(r"\.\s*;")
 

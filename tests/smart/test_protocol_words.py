@@ -30,6 +30,8 @@ def test_every_reason_of_every_protocol_for_every_sample_reads_for_people() -> N
         short, others = protocol_choices(_assessment(path.stem).protocols, defaults)
         for choice in (*short, *others):
             assert choice.status_word in STATUS_WORDS.values()
+            for note in choice.assessment.notes:
+                assert not SETTING_NAMES.search(for_people(note, defaults)), (path.stem, note)
             for reason in choice.reasons:
                 assert not SETTING_NAMES.search(reason), (path.stem, reason)
                 assert ".;" not in reason and not re.match(r"^[A-Z]+-[A-Z0-9-]+: ", reason), reason
@@ -70,4 +72,6 @@ def test_local_defaults_are_shown_by_their_description_value_and_label() -> None
         "nothing"
     )
     assert for_people("CI-CV: Poorly controlled BP", defaults) == "Poorly controlled BP"
+    note = "Infusion length 4 h is a local default (setting ketamine_outpatient_infusion_hours)."
+    assert for_people(note, defaults) == "Infusion length 4 h is a local default."
     assert for_people("NOT-A-RULE: text", defaults) == "NOT-A-RULE: text"  # only catalogue rule ids are dropped
