@@ -157,12 +157,14 @@ def test_what_is_not_opioid_use_over_time_is_left_out_and_unknown_status_is_list
 
 
 def test_a_medication_whose_dose_cannot_be_computed_is_on_the_timeline_but_left_out_of_its_totals() -> None:
-    counted = f.medication_request(*OXY5, dosages=qid(), authoredOn="2026-11-01")
-    no_dose = f.medication_statement(*MORPHINE15, effectivePeriod={"start": "2026-11-15"})
+    counted = f.medication_request(*OXY5, dosages=qid(), authoredOn="2026-09-01")
+    no_dose = f.medication_statement(*MORPHINE15)  # asserted 2026-10-01, no dosage: its start is assumed
     t = timeline(counted, no_dose)
-    mid_nov, today = t.on(date(2026, 11, 10)), t.on(TODAY)
-    assert mid_nov is not None and mid_nov.total == 30.0 and mid_nov.complete
+    september, today = t.on(date(2026, 9, 10)), t.on(TODAY)
+    assert september is not None and september.total == 30.0 and september.complete
     assert today is not None and today.total == 30.0 and today.left_out == (f"MedicationStatement/{no_dose['id']}",)
+    assert [s.assumed for s in t.spans] == [False, True]
+    assert not today.assumed  # the total does not rest on the left-out statement's assumed period
 
 
 def test_segments_cover_the_window_without_gaps() -> None:

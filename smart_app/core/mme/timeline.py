@@ -103,7 +103,7 @@ class TimelineSegment:
     total: float | None  # MME/day; 0.0 with no opioid; None when there were opioids and none could be computed
     counted: tuple[str, ...]  # references in the total
     left_out: tuple[str, ...]  # opioid references taken on these days whose MME/day could not be counted
-    assumed: bool  # rests on at least one assumed period
+    assumed: bool  # the total rests on at least one assumed period (of a medication it counts)
 
     @property
     def complete(self) -> bool:
@@ -354,7 +354,12 @@ def _segments(
         else:
             total, counted, left_out = 0.0, (), ()
         segment = TimelineSegment(
-            start, after - timedelta(days=1), total, counted, left_out, any(span.assumed for span, _ in taken)
+            start,
+            after - timedelta(days=1),
+            total,
+            counted,
+            left_out,
+            any(span.assumed for span, _ in taken if span.reference in counted),
         )
         previous = segments[-1] if segments else None
         if previous and (previous.total, previous.counted, previous.left_out, previous.assumed) == (
