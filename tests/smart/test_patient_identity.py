@@ -51,7 +51,7 @@ def test_another_patients_resources_are_left_out_and_said() -> None:
         other["subject"] = {"reference": "Patient/neighbour"}
         foreign.append(other)
     with _server([*resources, *foreign, *copy.deepcopy(orders)], patient) as server:
-        data = _load(server.url + "/fhir", "example")
+        data = _load(server.url + "/fhir", patient["id"])
     assert sorted(m.id for m in data.record.medications) == sorted(o["id"] for o in orders)  # once each, no neighbour
     assert data.foreign_resources == len(foreign)
     assert any("of another patient were ignored" in s for s in data.gap_sentences)
