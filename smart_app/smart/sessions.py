@@ -1,7 +1,8 @@
 """Server-side sessions: the browser holds only a signed, opaque session id.
 
-The cookie is HttpOnly (no script can read it), SameSite=Lax (sent on the EHR's top-level redirect back to the
-callback, not on cross-site POSTs) and Secure when the app is served over https. Tokens, PKCE verifiers and the
+The cookie is HttpOnly (no script can read it) and, over https, Secure; SameSite=None; Partitioned so that the browser
+keeps it when the EHR shows the app in a cross-site frame (over plain http: SameSite=Lax; see `cookies.py`, and
+`web.py` for the CSRF checks that do not rely on SameSite). Tokens, PKCE verifiers and the
 launch context stay on the server, in the deployment's state store (`smart_app.storage.shared`):
 
 - one process (the embedded default): this process's memory; a restart ends every session;

@@ -250,20 +250,20 @@ def test_paging_loops_count_each_resource_once_and_say_the_data_were_truncated(t
     base: list[str] = []
 
     def handler(request: StubRequest) -> StubResponse:
-        if request.path.endswith("/Patient/example"):
-            return StubResponse(200, f.patient())
+        if request.path.endswith("/Patient/opioid-simple"):
+            return StubResponse(200, f.patient(id="opioid-simple"))
         if not request.path.endswith("/MedicationRequest"):
             return StubResponse(200, searchset([]))
         if pages == "self":  # the page's own full URL, query string included
             return StubResponse(200, searchset(orders, next_url=base[0] + request.target))
-        following = f"{base[0]}/fhir/MedicationRequest?patient=example&page={next(counter)}"
+        following = f"{base[0]}/fhir/MedicationRequest?patient=opioid-simple&page={next(counter)}"
         return StubResponse(200, searchset(orders, next_url=following))
 
     with stub_server(handler) as server:
         base.append(server.url)
         request = hook_request(
             "order-sign",
-            patient_id="example",
+            patient_id="opioid-simple",  # the sample's own patient
             drafts=[oxycodone_draft()],
             fhir_server=server.url + "/fhir",
             access_token="t",

@@ -136,7 +136,7 @@ def test_prefetch_still_decides_when_the_fhir_server_is_refused(tmp_path: Path, 
     resources = sample_patient("opioid-simple")
     request = hook_request(
         "order-sign",
-        patient_id="example",
+        patient_id="opioid-simple",  # the sample's own patient
         drafts=[oxycodone_draft()],
         prefetch=prefetch_for(resources, KETAMINE_QUERIES),
         fhir_server=f"http://x@{other.url.removeprefix('http://')}",

@@ -80,8 +80,9 @@ class Deployment:
 
 def _patient_bundle() -> dict[str, Any]:
     opioids = Path(__file__).resolve().parents[2] / "smart_app" / "samples" / "patients" / "opioid-simple.json"
-    text = opioids.read_text().replace('"Patient/example"', f'"Patient/{PATIENT}"')
-    bundle: dict[str, Any] = json.loads(text.replace('"id": "example"', f'"id": "{PATIENT}"'))
+    sample = "opioid-simple"  # the sample's own patient id, replaced by this test's
+    text = opioids.read_text().replace(f'"Patient/{sample}"', f'"Patient/{PATIENT}"')
+    bundle: dict[str, Any] = json.loads(text.replace(f'"id": "{sample}"', f'"id": "{PATIENT}"'))
     return bundle
 
 
