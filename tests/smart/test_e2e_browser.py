@@ -429,7 +429,7 @@ def test_launch_from_an_unknown_ehr_is_refused_in_the_browser(
 # -- embedded: the EHR page on one site, the app in its frame on another, over https -------------------------
 
 
-def _embedded_app(upstream: str, same_site: str, folder: Path) -> Iterator[tuple[str, SimulatedEhr]]:
+def _embedded_app(upstream: str, same_site: str, data: Path) -> Iterator[tuple[str, SimulatedEhr]]:
     """The app over https on `localhost` (a self-signed certificate) and the test EHR on `127.0.0.1`: two sites."""
     port = _free_port()
     app_base = f"https://localhost:{port}"
@@ -446,7 +446,7 @@ def _embedded_app(upstream: str, same_site: str, folder: Path) -> Iterator[tuple
             allowed_issuers=(ehr.fhir_base,),
             cookie_same_site=same_site,  # type: ignore[arg-type]
         )
-        writes = ProtocolWriteStore(f"sqlite:///{folder / 'writes.sqlite3'}")
+        writes = ProtocolWriteStore(f"sqlite:///{data / 'writes.sqlite3'}")
         main = FastAPI()
         main.mount("/smart", create_smart_app(settings, protocol_writes=writes))
         with _AppServer(main, port, host="localhost", tls=tls):
