@@ -14,14 +14,16 @@ from smart_app.cds_hooks.services import default_registry
 from smart_app.cds_hooks.settings import ServiceSettings
 from smart_app.cds_hooks.warmup import GC_THRESHOLDS, warm_up
 from smart_app.config import local_defaults
-from smart_app.core.protocols import build_order_set
-from smart_app.core.protocols import resources as generated
 from smart_app.core.protocols.catalogue import list_protocols
+from smart_app.fhir import resources as generated
+from smart_app.fhir.orders import build_order_set
 
 
 def _order_set(weight: float, patient: str) -> tuple[dict[str, Any], ...]:
     protocol = list_protocols()[0].id
-    order_set = build_order_set(protocol, weight_kg=weight, age=40, patient_reference=f"Patient/{patient}")
+    order_set = build_order_set(
+        protocol, weight_kg=weight, age=40, patient_reference=f"Patient/{patient}", settings=local_defaults()
+    )
     return order_set.medication_requests + order_set.service_requests
 
 

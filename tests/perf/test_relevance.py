@@ -1,8 +1,8 @@
 """Skipping the observations and conditions no rule can read changes no finding (core/safety/windows.py).
 
-The safety evaluation (findings, weight, baseline tests, what was not checked), the MME and the protocol
-suggestions are compared with and without the filter, for the bundled samples, the benchmark's workload, and
-resources whose dates, statuses, units and codes are drawn at random around the look-back windows."""
+The safety evaluation (every rule's outcome: fired, satisfied or not evaluable, with its evidence; the weight; the
+baseline tests) and the MME are compared with and without the filter, for the bundled samples, the benchmark's
+workload, and resources whose dates, statuses, units and codes are drawn at random around the look-back windows."""
 
 from __future__ import annotations
 
@@ -36,8 +36,7 @@ def _outcome(resources: list[dict[str, Any]], on: datetime, defaults: LocalDefau
     drafts = [m for m in record.medications if m.is_draft_order]
     report = evaluate(record, drafts=drafts, on=on, settings=defaults)
     mme = calculate_mme(record.medications, table=defaults.mme_table, on=on)
-    findings = [(x.rule_id, x.severity, x.summary, x.detail, x.evidence) for x in report.findings]
-    return findings, report.weight_kg, report.baseline_tests, report.not_checked, mme.total_mme_per_day
+    return report.outcomes, report.weight_kg, report.weight_evidence, report.baseline_tests, mme.total_mme_per_day
 
 
 def _same(resources: list[dict[str, Any]], on: datetime, defaults: LocalDefaults | None = None) -> None:
