@@ -266,3 +266,25 @@ def test_lean_path_agrees_with_r4b_on_mutated_resources(raw: dict[str, Any]) -> 
         assert model is not None
         assert lean.parse(stripped) == value
         return
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.integers(min_value=-(2**63), max_value=2**63 - 1),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.integers(min_value=0, max_value=10**12).map(float),
+    ),
+    st.sampled_from(["valueQuantity", "dosage"]),
+)
+def test_the_plausibility_shortcut_never_misses_a_number(number: float, where: str) -> None:
+    from smart_app.fhir import plausibility
+    from smart_app.fhir.record import _implausible
+
+    raw: dict[str, Any] = _obs(valueQuantity={"value": number, "unit": "kg"})
+    if where == "dosage":
+        raw = {
+            "resourceType": "MedicationRequest",
+            "dosageInstruction": [{"doseAndRate": [{"doseQuantity": {"value": number}}]}],
+        }
+    assert _implausible(raw) == plausibility.raw_problem(raw)

@@ -112,9 +112,10 @@ def _parse_full_cached(raw: dict[str, Any]) -> _Parsed:
     return found  # type: ignore[no-any-return]
 
 
-# Where the serialised JSON can hold a number plausibility.raw_problem objects to (nine or more integer digits,
-# or an exponent): anywhere else, walking the resource for one is wasted work.
-_LARGE_NUMBER = re.compile(rb"\d{9}|[eE]\+?\d")
+# Where the serialised JSON can hold a number plausibility.raw_problem objects to: a JSON number (after ':', '['
+# or ',') with nine or more integer digits or a positive exponent. Where there is none, walking the resource for
+# one is wasted work; text that merely looks like one (',123456789' in a note) only costs the walk.
+_LARGE_NUMBER = re.compile(rb"[:\[,]-?(?:\d{9}|\d+(?:\.\d+)?[eE]\+?\d)")
 
 
 def _implausible(raw: dict[str, Any]) -> str | None:
