@@ -128,10 +128,19 @@ def _implausible(raw: dict[str, Any]) -> str | None:
     return plausibility.raw_problem(raw)
 
 
-def parse_resource(raw: dict[str, Any], *, full: bool = False) -> _Parsed:
+def _holds_no_large_number(resources: list[dict[str, Any]]) -> bool:
+    """True when no resource's JSON has a number plausibility could object to (one scan for all of them)."""
+    try:
+        return _LARGE_NUMBER.search(orjson.dumps(resources)) is None
+    except TypeError:
+        return False
+
+
+def parse_resource(raw: dict[str, Any], *, full: bool = False, numbers_checked: bool = False) -> _Parsed:
     """One resource of a used type: the lean path, or R4B when the lean path cannot decide (or `full`).
-    Numbers no record can hold make it unreadable, whichever path reads it (`plausibility`)."""
-    implausible = _implausible(raw)  # a data error, not a computation
+    Numbers no record can hold make it unreadable, whichever path reads it (`plausibility`); `numbers_checked`:
+    the caller found none that could be."""
+    implausible = None if numbers_checked else _implausible(raw)  # a data error, not a computation
     if implausible is not None:
         return _Parsed(None, implausible)
     if not full:
@@ -280,6 +289,7 @@ def build_record(
     resources, truncated = _bounded(list(resources), limits or {})
     if relevant is not None:
         resources = _relevant(resources, relevant)
+    numbers_checked = _holds_no_large_number(resources)
     problems: list[InputProblem] = []
     service_orders: list[ServiceOrder] = []
     pending: list[tuple[convert.PendingUse, bool]] = []
@@ -292,7 +302,7 @@ def build_record(
         kind = raw.get("resourceType")
         if kind not in USED_TYPES:
             return
-        parsed = parse_resource(raw, full=full_validation)
+        parsed = parse_resource(raw, full=full_validation, numbers_checked=numbers_checked and not is_draft)
         if parsed.problem is not None:
             problems.append(InputProblem(_label(raw, index), parsed.problem))
         elif kind == "Medication":
