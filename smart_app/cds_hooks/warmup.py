@@ -5,8 +5,9 @@ The first hook call used to cost about 100 ms more than the next: it imported th
 mappings, compiled patterns and built the card models' validators. `warm_up` answers one call of every service
 with a bundled sample patient (prefetch complete, so no network), then collects and freezes the heap: what
 exists after start (modules, models, mappings, caches' skeletons) moves to the permanent generation that
-collections never traverse. Full collections of that heap took 70-320 ms and were the p99 spikes; with it frozen
-and a higher first-generation threshold, collections look only at what a call allocates.
+collections never traverse. Every bundled sample patient is used, so that the test and protocol cards and the
+R4B models of generated orders are warm too. Full collections of that heap took 70-320 ms and were the p99
+spikes; with it frozen and a higher first-generation threshold, collections look only at what a call allocates.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ log = logging.getLogger(__name__)
 # A call allocates tens of thousands of container objects (the request's JSON, the record): the default
 # first-generation threshold of 700 ran dozens of collections per call.
 GC_THRESHOLDS = (50_000, 20, 100)
-_SAMPLE_PATIENT = "patients/healthy.json"
 _SAMPLE_DRAFTS = ("orders/ketamine-infusion-outpatient.json", "orders/oxycodone-5mg-q6h.json")
+# R4B models validated on the hot path: generated orders, and resources the lean parse leaves to R4B. Importing
+# one costs tens of milliseconds the first time.
+_MODELS = ("ServiceRequest", "MedicationRequest", "Observation", "Condition", "Consent", "Medication", "Patient")
 
 
 def _sample(name: str) -> Any:
@@ -41,30 +44,38 @@ def _sample(name: str) -> Any:
 
 
 def _requests(registry: Registry) -> list[tuple[Any, HookRequest]]:
+    """One call of every service for every bundled sample patient (they reach the test and protocol cards too)."""
+    from importlib.resources import files
+
     from smart_app.cds_hooks.request_builder import hook_request, prefetch_for
     from smart_app.fhir.bundle import iter_resources
 
-    resources = list(iter_resources(_sample(_SAMPLE_PATIENT)))
-    patient = next(str(r["id"]) for r in resources if r["resourceType"] == "Patient")
     drafts = [_sample(name) for name in _SAMPLE_DRAFTS]
     calls = []
-    for service in registry:
-        body = hook_request(
-            service.hook,
-            patient_id=patient,
-            drafts=drafts if service.hook in ORDER_HOOKS else (),
-            prefetch=prefetch_for(resources, service.queries),
-        )
-        calls.append((service, HookRequest.model_validate(body)))
+    for path in sorted(files("smart_app.samples").joinpath("patients").iterdir(), key=lambda p: p.name):
+        resources = list(iter_resources(orjson.loads(path.read_bytes())))
+        patient = next(str(r["id"]) for r in resources if r["resourceType"] == "Patient")
+        for service in registry:
+            body = hook_request(
+                service.hook,
+                patient_id=patient,
+                drafts=drafts if service.hook in ORDER_HOOKS else (),
+                prefetch=prefetch_for(resources, service.queries),
+            )
+            calls.append((service, HookRequest.model_validate(body)))
     return calls
 
 
 async def warm_up(registry: Registry, settings: ServiceSettings, defaults: LocalDefaults) -> None:
     """Answer one sample call of every service (results discarded), then tune and freeze the collector."""
+    from fhir.resources.R4B import get_fhir_model_class
+
     from smart_app.cds_hooks.pipeline import run_service
 
     started = time.perf_counter()
     lean.warm()
+    for name in _MODELS:
+        get_fhir_model_class(name)
     try:
         for service, request in _requests(registry):
             cards = await run_service(service, request, settings, defaults, on=datetime.now(UTC))
