@@ -38,7 +38,7 @@ def create_server() -> FastAPI:
     if settings.launch_url is None:
         why = "SMART_APP_PUBLIC_BASE_URL is not set" if smart_settings is not None else "no SMART app is configured"
         log.warning("cards carry no SMART app link: %s (or set SMART_APP_LAUNCH_URL)", why)
-    app = create_app(settings, shared_state=shared)
+    app = create_app(settings, shared_state=shared, warm=True)
     if smart_settings is not None:
         # The protocol-write audit lives in the service's database (SMART_APP_DATABASE_URL, else DATABASE_URL).
         app.mount("/smart", create_smart_app(smart_settings, state=shared, database_url=settings.database_url))

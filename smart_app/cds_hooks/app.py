@@ -28,6 +28,7 @@ from smart_app.cds_hooks.presented import PresentedCards
 from smart_app.cds_hooks.registry import Registry
 from smart_app.cds_hooks.services import default_registry
 from smart_app.cds_hooks.settings import ServiceSettings
+from smart_app.cds_hooks.warmup import warm_up
 from smart_app.config import LocalDefaults, local_defaults
 from smart_app.storage import FeedbackRequest, FeedbackStore
 from smart_app.storage.shared import SharedState
@@ -79,9 +80,11 @@ def create_app(
     defaults: LocalDefaults | None = None,
     fhir_transport: httpx.AsyncBaseTransport | None = None,
     shared_state: SharedState | None = None,
+    warm: bool = False,
 ) -> FastAPI:
     """The service. Injected parts (verifier, store, FHIR transport) are for tests and the in-process demo;
-    `shared_state` is the deployment's shared store (Redis) for the jti replay cache, closed with the app."""
+    `shared_state` is the deployment's shared store (Redis) for the jti replay cache, closed with the app; `warm`
+    (the deployed server's choice): answer sample calls at start and freeze the heap (`warmup.py`)."""
     settings = settings or ServiceSettings()
     registry = registry or default_registry()
     state: dict[str, Any] = {"verifier": verifier, "store": store, "writer": None}
@@ -103,6 +106,8 @@ def create_app(
         if state["store"] is None:  # at start-up, so a bad database URL stops the server rather than a call
             state["store"] = await run_in_threadpool(FeedbackStore, settings.database_url)
         card_writer()
+        if warm:
+            await warm_up(registry, settings, defaults or local_defaults())
         yield
         if state["writer"] is not None:  # write the queued card-issued rows before the process ends
             await run_in_threadpool(state["writer"].close)

@@ -23,6 +23,7 @@ from smart_app.cds_hooks.settings import ServiceSettings
 from smart_app.config import LocalDefaults
 from smart_app.core.model import PatientRecord
 from smart_app.core.outcomes import SEVERITY_ORDER
+from smart_app.core.safety.windows import relevance_for
 from smart_app.fhir import identity
 from smart_app.fhir.drafts import (
     ReadDrafts,
@@ -63,6 +64,7 @@ def _decide(
         (*medications, *(r for r in data.resources if _identity(r) not in draft_keys)),
         draft_orders=chosen,
         gaps=data.gaps,
+        relevant=relevance_for(on, defaults),
     )
     if read is not None:
         record = mark_unreadable(record, read.unreadable)
@@ -161,7 +163,7 @@ async def run_service(
     data = await gather(
         request,
         service.queries,
-        budget_s=settings.fhir_budget_s,
+        budget_s=settings.fetch_budget_s(),
         allowed_servers=settings.fhir_server_allowlist,
         transport=transport,
     )
@@ -174,6 +176,7 @@ async def run_service(
     )
     gaps[:0] = [u.sentence for u in data.unavailable]
     gaps.extend(identity.notes(data.foreign_resources, data.unattributed_resources))
+    gaps.extend(record.truncated)
     gaps.extend(
         f"{p.reference} could not be read ({p.message}) and was left out."
         for p in record.problems

@@ -34,7 +34,19 @@ class ServiceSettings(BaseSettings):
         "the entry's path or below it at a `/` (see `smart_app.fhir.origins`). Set it in production: `fhirServer` "
         "comes from the caller, and the service sends the EHR's token there.",
     )
-    fhir_budget_s: float = Field(3.0, gt=0, description="total seconds for fetching missing data from fhirServer")
+    fhir_budget_s: float = Field(
+        3.0, gt=0, description="at most this many seconds for fetching missing data from fhirServer"
+    )
+    answer_deadline_s: float = Field(
+        3.5,
+        gt=0,
+        description="seconds for the whole answer: fetching gets what is left of it after a reserve for reading "
+        "and evaluating the data (`evaluation_reserve_s`), and the data read are bounded so that evaluation "
+        "fits that reserve (what was left out is named on the data card)",
+    )
+    evaluation_reserve_s: float = Field(
+        0.5, gt=0, description="part of the answer deadline kept for reading and evaluating the data"
+    )
     max_request_bytes: int = Field(5 * 1024 * 1024, gt=0, description="largest accepted request body")
     launch_url: str | None = Field(
         None,
@@ -70,3 +82,9 @@ class ServiceSettings(BaseSettings):
         if self.launch_url is not None or not mounted or self.public_base_url is None:
             return self
         return self.model_copy(update={"launch_url": self.public_base_url.rstrip("/") + "/smart/launch"})
+
+    def fetch_budget_s(self, elapsed_s: float = 0.0) -> float:
+        """Seconds left for fetching from fhirServer: the FHIR budget, within what is left of the answer deadline
+        after `elapsed_s` and the evaluation reserve (never less than a tenth of a second)."""
+        left = self.answer_deadline_s - self.evaluation_reserve_s - elapsed_s
+        return max(0.1, min(self.fhir_budget_s, left))

@@ -63,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
     read = read_drafts(orders, medications)
     others = [r for r in drafts_raw if r.get("resourceType") not in ("MedicationRequest", "Medication")]
     record = build_record(
-        [*patient_data, *(m for m in read.medications if m not in patient_data)], draft_orders=[*read.drafts, *others]
+        [*patient_data, *(m for m in read.medications if m not in patient_data)],
+        draft_orders=[*read.drafts, *others],
+        full_validation=True,
     )
     record = mark_unreadable(record, read.unreadable)
     drafts = [m for m in record.medications if m.is_draft_order]

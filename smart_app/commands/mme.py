@@ -43,7 +43,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    record = build_record(load_files(args.files))
+    record = build_record(load_files(args.files), full_validation=True)
     table: MmeTable = args.table or local_defaults().mme_table
     report = calculate_mme(record.medications, table=table, on=datetime.now(UTC))
     if args.json:

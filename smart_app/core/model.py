@@ -344,6 +344,9 @@ class PatientRecord:
     service_orders: tuple[ServiceOrder, ...] = ()
     problems: tuple[InputProblem, ...] = ()
     gaps: tuple[DataGap, ...] = ()  # data the caller could not supply: a rule needing it cannot say "none found"
+    # What was left out to keep the answer within its deadline (the newest resources of a type are kept), one
+    # sentence each for the data card.
+    truncated: tuple[str, ...] = ()
     # Observations and conditions by normalised (system, code), built once: rules look up several value sets in
     # every call, and scanning the whole record for each would dominate a call's time.
     _observations_by_coding: dict[tuple[str, str], tuple[Observation, ...]] = field(

@@ -5,6 +5,7 @@ Each `*_from_model` takes a validated fhir.resources model. Elements the core do
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -174,89 +175,151 @@ def _administration_dosage(m: Any) -> Dosage:
     )
 
 
-def _medication_parts(
-    resource: Any, medications: dict[str, Any]
-) -> tuple[Concept, Concept | None, tuple[Ingredient, ...]]:
-    """Medication concept, form and ingredients; resolves medicationReference to a contained or bundled Medication."""
-    med_concept = concept(getattr(resource, "medicationCodeableConcept", None))
-    ref = getattr(resource, "medicationReference", None)
-    med = None
-    if ref is not None and ref.reference:
-        key = ref.reference
-        if key.startswith("#"):
-            med = next((c for c in (resource.contained or ()) if c.id == key[1:]), None)
-        else:
-            med = medications.get(key) or medications.get(key.rsplit("/", 1)[-1])
-    if med is None:
-        if med_concept is None:
-            display = ref.display if ref is not None else None
-            med_concept = Concept(text=display)
-        return med_concept, None, ()
+@dataclass(frozen=True, slots=True)
+class MedicationParts:
+    """What a Medication resource gives a medication use: its code, form and ingredients."""
+
+    code: Concept | None
+    form: Concept | None
+    ingredients: tuple[Ingredient, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PendingUse:
+    """A MedicationRequest/Statement/Administration read, before its medicationReference is resolved against the
+    Medications of the same data (which may come later in a Bundle)."""
+
+    resource_type: MedicationSource
+    id: str
+    status: str | None
+    medication: Concept | None  # medicationCodeableConcept
+    has_reference: bool
+    reference: str | None  # medicationReference.reference
+    reference_display: str | None
+    contained: tuple[tuple[str | None, MedicationParts], ...]  # contained Medications by id
+    intent: str | None = None
+    category: tuple[Concept, ...] = ()
+    dosages: tuple[Dosage, ...] = ()
+    recorded: datetime | None = None
+    effective: Period | None = None
+    repeats_allowed: int | None = None
+    expected_supply: Quantity | None = None  # MedicationRequest.dispenseRequest.expectedSupplyDuration
+    prior_prescription: str | None = None  # MedicationRequest.priorPrescription.reference
+
+
+def medication_parts(m: Any) -> MedicationParts:
+    """A validated Medication model's parts."""
     ingredients = tuple(
         Ingredient(
             item=concept(i.itemCodeableConcept) or Concept(text=i.itemReference.display if i.itemReference else None),
             strength=ratio(i.strength),
             is_active=i.isActive,
         )
-        for i in (med.ingredient or ())
+        for i in (m.ingredient or ())
     )
-    return concept(med.code) or med_concept or Concept(), concept(med.form), ingredients
+    return MedicationParts(concept(m.code), concept(m.form), ingredients)
 
 
-def medication_use(resource: Any, medications: dict[str, Any], *, is_draft: bool = False) -> MedicationUse:
+def resolve(pending: PendingUse, medications: dict[str, MedicationParts], *, is_draft: bool = False) -> MedicationUse:
+    """The medication use, its medicationReference resolved to a contained or bundled Medication."""
+    med_concept = pending.medication
+    med = None
+    key = pending.reference
+    if key:
+        if key.startswith("#"):
+            med = next((parts for cid, parts in pending.contained if cid == key[1:]), None)
+        else:
+            med = medications.get(key) or medications.get(key.rsplit("/", 1)[-1])
+    form: Concept | None = None
+    ingredients: tuple[Ingredient, ...] = ()
+    if med is None:
+        if med_concept is None:
+            med_concept = Concept(text=pending.reference_display if pending.has_reference else None)
+    else:
+        med_concept = med.code or med_concept or Concept()
+        form, ingredients = med.form, med.ingredients
+    return MedicationUse(
+        resource_type=pending.resource_type,
+        id=pending.id,
+        status=pending.status,
+        intent=pending.intent,
+        category=pending.category,
+        medication=med_concept,
+        form=form,
+        ingredients=ingredients,
+        dosages=pending.dosages,
+        recorded=pending.recorded,
+        effective=pending.effective,
+        repeats_allowed=pending.repeats_allowed,
+        expected_supply=pending.expected_supply,
+        is_draft_order=is_draft,
+        prior_prescription=pending.prior_prescription,
+    )
+
+
+def _medication_fields(resource: Any) -> dict[str, Any]:
+    ref = getattr(resource, "medicationReference", None)
+    contained = tuple(
+        (c.id, medication_parts(c)) for c in (resource.contained or ()) if c.get_resource_type() == "Medication"
+    )
+    return {
+        "medication": concept(getattr(resource, "medicationCodeableConcept", None)),
+        "has_reference": ref is not None,
+        "reference": ref.reference if ref is not None else None,
+        "reference_display": ref.display if ref is not None else None,
+        "contained": contained,
+    }
+
+
+def pending_use(resource: Any) -> PendingUse:
+    """A validated MedicationRequest/Statement/Administration model, its medication not yet resolved."""
     kind: MedicationSource = resource.get_resource_type()
-    med_concept, form, ingredients = _medication_parts(resource, medications)
     if kind == "MedicationRequest":
         dispense = resource.dispenseRequest
-        return MedicationUse(
+        return PendingUse(
             resource_type=kind,
             id=resource.id or "",
             status=resource.status,
             intent=resource.intent,
             category=concepts(resource.category),
-            medication=med_concept,
-            form=form,
-            ingredients=ingredients,
             dosages=tuple(dosage(d) for d in (resource.dosageInstruction or ())),
             recorded=to_datetime(resource.authoredOn),
             effective=period(dispense.validityPeriod) if dispense else None,
             repeats_allowed=dispense.numberOfRepeatsAllowed if dispense else None,
             expected_supply=quantity(dispense.expectedSupplyDuration) if dispense else None,
-            is_draft_order=is_draft,
             prior_prescription=resource.priorPrescription.reference if resource.priorPrescription else None,
+            **_medication_fields(resource),
         )
+    eff = period(resource.effectivePeriod) or (
+        Period(start=to_datetime(resource.effectiveDateTime)) if resource.effectiveDateTime else None
+    )
     if kind == "MedicationStatement":
-        eff = period(resource.effectivePeriod) or (
-            Period(start=to_datetime(resource.effectiveDateTime)) if resource.effectiveDateTime else None
-        )
-        return MedicationUse(
+        return PendingUse(
             resource_type=kind,
             id=resource.id or "",
             status=resource.status,
             category=concepts([resource.category] if resource.category else []),
-            medication=med_concept,
-            form=form,
-            ingredients=ingredients,
             dosages=tuple(dosage(d) for d in (resource.dosage or ())),
             recorded=to_datetime(resource.dateAsserted) or (eff.start if eff else None),
             effective=eff,
+            **_medication_fields(resource),
         )
-    # MedicationAdministration
-    eff = period(resource.effectivePeriod) or (
-        Period(start=to_datetime(resource.effectiveDateTime)) if resource.effectiveDateTime else None
-    )
-    return MedicationUse(
+    return PendingUse(  # MedicationAdministration
         resource_type="MedicationAdministration",
         id=resource.id or "",
         status=resource.status,
         category=concepts([resource.category] if resource.category else []),
-        medication=med_concept,
-        form=form,
-        ingredients=ingredients,
         dosages=(_administration_dosage(resource.dosage),) if resource.dosage else (),
         recorded=eff.start if eff else None,
         effective=eff,
+        **_medication_fields(resource),
     )
+
+
+def medication_use(resource: Any, medications: dict[str, Any], *, is_draft: bool = False) -> MedicationUse:
+    """A validated Medication* model to a MedicationUse; `medications`: validated Medication models by id."""
+    parts = {k: medication_parts(v) for k, v in medications.items()}
+    return resolve(pending_use(resource), parts, is_draft=is_draft)
 
 
 def condition(m: Any) -> Condition:

@@ -1,23 +1,28 @@
 """Build a `PatientRecord` from FHIR R4 resource dicts.
 
-Each resource of a type the clinical core uses is validated with its fhir.resources R4B model; resources of
-other types are skipped without validation (they cost nothing). A resource that fails validation becomes an
-`InputProblem` so that what could not be read is reported rather than lost.
+Each resource of a type the clinical core uses is read by the lean typed parse (`smart_app.fhir.lean`), which
+holds what it reads to R4B's rules and hands anything it cannot vouch for to full validation with the
+fhir.resources R4B model; resources of other types are skipped without validation (they cost nothing). A resource
+that fails validation becomes an `InputProblem` so that what could not be read is reported rather than lost.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from datetime import datetime
 from typing import Any
 
 import orjson
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-from smart_app.core.model import DataGap, Demographics, InputProblem, PatientRecord, ServiceOrder
-from smart_app.fhir import convert, plausibility
+from smart_app.caching import ByteBoundedLRU
+from smart_app.core.model import DataGap, Demographics, InputProblem, Observation, PatientRecord, ServiceOrder
+from smart_app.core.safety.terminology import ValueSet
+from smart_app.core.safety.windows import Relevance
+from smart_app.fhir import convert, lean, plausibility
 
 MEDICATION_TYPES = ("MedicationRequest", "MedicationStatement", "MedicationAdministration")
 _CLINICAL_TYPES: dict[str, Callable[[Any], Any]] = {
@@ -49,32 +54,33 @@ def validate(raw: dict[str, Any]) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class _Parsed:
-    """One resource after validation: a core object (clinical types, Patient), or the model (Medication*)."""
+    """One resource read: a core object (clinical types, Patient), a PendingUse (Medication*), (id, parts)
+    (Medication), or the reason it could not be read."""
 
     value: Any
     problem: str | None = None
 
 
-# Validated resources keyed by their canonical JSON. An EHR sends the same unchanged resources again and again for
-# one patient (order-select on every edit, then order-sign), and R4B validation is most of a call's cost. The
-# key is the content itself, so a changed resource is simply a new entry; entries are immutable or only read.
-_CACHE_ENTRIES = 10_000
+# Resources the lean path leaves to R4B (primitive extensions, contained resources, XHTML, values R4B coerces),
+# validated once each: an EHR sends the same unchanged resources again and again. Keyed by the canonical JSON,
+# bounded in bytes (a 1 MB note must not stay), and only for resources of a sane size.
+_FULL_CACHE_BYTES = 32 * 1024 * 1024
+_FULL_CACHE_ENTRY_BYTES = 256 * 1024
+_full_cache: ByteBoundedLRU[bytes, _Parsed] = ByteBoundedLRU(
+    _FULL_CACHE_BYTES, max_entries=20_000, max_entry_bytes=_FULL_CACHE_ENTRY_BYTES
+)
 
 
-@lru_cache(maxsize=_CACHE_ENTRIES)
-def _parse_canonical(canonical: bytes) -> _Parsed:
-    return _parse(orjson.loads(canonical))
+def validation_cache() -> ByteBoundedLRU[bytes, _Parsed]:
+    return _full_cache
 
 
 def clear_validation_cache() -> None:
     """Forget every validated resource (benchmarks measure first sight; a deployment never needs to)."""
-    _parse_canonical.cache_clear()
+    _full_cache.clear()
 
 
-def _parse(raw: dict[str, Any]) -> _Parsed:
-    implausible = plausibility.raw_problem(raw)  # numbers no record can hold are a data error, not a computation
-    if implausible is not None:
-        return _Parsed(None, implausible)
+def _parse_full(raw: dict[str, Any]) -> _Parsed:
     try:
         model = validate(raw)
     except ValidationError as exc:
@@ -86,15 +92,191 @@ def _parse(raw: dict[str, Any]) -> _Parsed:
         return _Parsed(None, implausible) if implausible is not None else _Parsed(value)
     if kind == "Patient":
         return _Parsed(convert.demographics(model))
-    return _Parsed(model)
+    if kind == "Medication":
+        return _Parsed((model.id, convert.medication_parts(model)))
+    if kind == "ServiceRequest":
+        return _Parsed(model)  # converted when taken: a draft's flag comes from where it was found
+    return _Parsed(convert.pending_use(model))
 
 
-def _parse_cached(raw: dict[str, Any]) -> _Parsed:
+def _parse_full_cached(raw: dict[str, Any]) -> _Parsed:
     try:
         canonical = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # not JSON-serialisable as orjson sees it (e.g. an integer beyond 64 bits): no caching
-        return _parse(raw)
-    return _parse_canonical(canonical)
+        return _parse_full(raw)
+    found = _full_cache.get(canonical)
+    if found is None:
+        found = _parse_full(raw)
+        _full_cache.put(canonical, found, 2 * len(canonical))  # the key, and at most as much again in values
+    return found  # type: ignore[no-any-return]
+
+
+# Where the serialised JSON can hold a number plausibility.raw_problem objects to: a JSON number (after ':', '['
+# or ',') with nine or more integer digits, or a positive exponent (orjson writes them as 'e+'). One translation
+# of the bytes and three substring searches, all in C: where none is found, walking the resources for such a number
+# is wasted work. Text that merely looks like one (',123456789' in a note) only costs the walk.
+_KEPT = {
+    **dict.fromkeys(b"0123456789", ord("0")),
+    **dict.fromkeys(b":[,", ord(":")),
+    **{ord("-"): ord("-"), ord("e"): ord("e"), ord("E"): ord("e"), ord("+"): ord("+")},
+}
+_SHAPES = bytes(_KEPT.get(i, ord(" ")) for i in range(256))
+
+
+def _may_hold_large_number(blob: bytes) -> bool:
+    shapes = blob.translate(_SHAPES)
+    return b":000000000" in shapes or b":-000000000" in shapes or b"0e+0" in shapes
+
+
+def _implausible(raw: dict[str, Any]) -> str | None:
+    """plausibility.raw_problem, skipped when the JSON holds no number that could be one."""
+    try:
+        if not _may_hold_large_number(orjson.dumps(raw)):
+            return None
+    except TypeError:  # an integer beyond 64 bits
+        pass
+    return plausibility.raw_problem(raw)
+
+
+def _holds_no_large_number(resources: list[dict[str, Any]]) -> bool:
+    """True when no resource's JSON has a number plausibility could object to (one scan for all of them)."""
+    try:
+        return not _may_hold_large_number(orjson.dumps(resources))
+    except TypeError:
+        return False
+
+
+def parse_resource(raw: dict[str, Any], *, full: bool = False, numbers_checked: bool = False) -> _Parsed:
+    """One resource of a used type: the lean path, or R4B when the lean path cannot decide (or `full`).
+    Numbers no record can hold make it unreadable, whichever path reads it (`plausibility`); `numbers_checked`:
+    the caller found none that could be."""
+    implausible = None if numbers_checked else _implausible(raw)  # a data error, not a computation
+    if implausible is not None:
+        return _Parsed(None, implausible)
+    if not full:
+        try:
+            value = lean.parse(raw)
+        except lean.Unusual:
+            pass
+        else:
+            if type(value) is Observation:
+                implausible = plausibility.converted_problem(value)
+                if implausible is not None:
+                    return _Parsed(None, implausible)
+            return _Parsed(value)
+    return _parse_full_cached(raw)
+
+
+# How many resources of a type one record holds. Reading and evaluating grow with the data (20,000 observations
+# took 3.8 s to answer); beyond these bounds the newest are kept and the data card says what was left out, so the
+# answer stays within its deadline (settings.answer_deadline_s). Far above any real prefetch or search page.
+MAX_RESOURCES: dict[str, int] = {
+    "Observation": 2000,
+    "Condition": 1000,
+    "MedicationRequest": 1000,
+    "MedicationStatement": 1000,
+    "MedicationAdministration": 1000,
+    "Medication": 2000,
+    "AllergyIntolerance": 500,
+    "Consent": 200,
+    "Patient": 10,
+}
+_DATE_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "Observation": (("effectiveDateTime",), ("effectiveInstant",), ("effectivePeriod", "end"), ("issued",)),
+    "Condition": (("recordedDate",), ("onsetDateTime",)),
+    "MedicationRequest": (("authoredOn",),),
+    "MedicationStatement": (("dateAsserted",), ("effectiveDateTime",), ("effectivePeriod", "start")),
+    "MedicationAdministration": (("effectiveDateTime",), ("effectivePeriod", "start")),
+    "AllergyIntolerance": (("recordedDate",),),
+    "Consent": (("dateTime",),),
+}
+_PLURAL = {
+    "Observation": "observations",
+    "Condition": "conditions",
+    "MedicationRequest": "medication orders",
+    "MedicationStatement": "medication statements",
+    "MedicationAdministration": "medication administrations",
+    "Medication": "Medication resources",
+    "AllergyIntolerance": "allergies",
+    "Consent": "consents",
+    "Patient": "Patient resources",
+}
+
+
+def _date_text(raw: dict[str, Any]) -> str:
+    """The resource's clinical date as written (ISO strings sort by time closely enough to choose the newest)."""
+    for path in _DATE_PATHS.get(str(raw.get("resourceType")), ()):
+        value: Any = raw
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, str):
+            return value
+    return ""
+
+
+def _bounded(
+    resources: list[dict[str, Any]], limits: Mapping[str, int]
+) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+    """The resources with at most `limits[type]` of each type (the newest), and a sentence per type cut."""
+    counts = Counter(str(r.get("resourceType")) for r in resources)
+    over = {kind: n for kind, n in counts.items() if kind in limits and n > limits[kind]}
+    if not over:
+        return resources, ()
+    keep: set[int] = set()
+    for kind in over:
+        of_kind = [i for i, r in enumerate(resources) if r.get("resourceType") == kind]
+        of_kind.sort(key=lambda i: _date_text(resources[i]), reverse=True)
+        keep.update(of_kind[: limits[kind]])
+    kept = [r for i, r in enumerate(resources) if str(r.get("resourceType")) not in over or i in keep]
+    sentences = tuple(
+        f"Only the newest {limits[kind]:,} of {n:,} {_PLURAL.get(kind, kind)} were evaluated, so that the answer "
+        "stays within its deadline; older ones were not checked."
+        for kind, n in sorted(over.items())
+    )
+    return kept, sentences
+
+
+def _relevant(resources: list[dict[str, Any]], relevance: Relevance) -> list[dict[str, Any]]:
+    """The resources without the observations and conditions no rule can read (see core/safety/windows.py)."""
+    keep = [True] * len(resources)
+    older: dict[str, list[tuple[datetime, int]]] = {}
+    sets: dict[str, ValueSet] = {}
+    for index, raw in enumerate(resources):
+        kind = raw.get("resourceType")
+        try:
+            if kind == "Observation":
+                status = raw.get("status")
+                if isinstance(status, str) and not relevance.result_status(status):
+                    keep[index] = False
+                    continue
+                when = lean.observation_when(raw)
+                if when is None or when > relevance.on or relevance.in_window(when):
+                    continue
+                code = lean.concept_of(raw.get("code"))
+                vs = relevance.any_age_set(code) if code is not None else None
+                keep[index] = False
+                if vs is not None:
+                    older.setdefault(vs.name, []).append((when, index))
+                    sets[vs.name] = vs
+            elif kind == "Condition":
+                code = lean.concept_of(raw.get("code"))
+                keep[index] = code is not None and relevance.coded(code)
+        except lean.Unusual:
+            keep[index] = True  # cannot tell cheaply: read it (and report it if it is broken)
+    for name, candidates in older.items():
+        candidates.sort(key=lambda c: c[0], reverse=True)
+        for when, index in candidates:
+            try:
+                usable = relevance.usable(sets[name], lean.observation(resources[index]))
+            except lean.Unusual:
+                keep[index] = True
+                continue
+            if usable:
+                for other_when, other in candidates:
+                    if other_when == when:
+                        keep[other] = True
+                break
+    return [raw for raw, kept in zip(resources, keep, strict=True) if kept]
 
 
 def build_record(
@@ -102,13 +284,26 @@ def build_record(
     *,
     draft_orders: Iterable[dict[str, Any]] = (),
     gaps: Iterable[DataGap] = (),
+    full_validation: bool = False,
+    limits: Mapping[str, int] | None = MAX_RESOURCES,
+    relevant: Relevance | None = None,
 ) -> PatientRecord:
     """The patient's record from resource dicts; `draft_orders` are the unsigned orders of a CDS Hooks context;
-    `gaps` name the data the caller could not supply."""
+    `gaps` name the data the caller could not supply.
+
+    Resources are read by the lean path (`smart_app.fhir.lean`), which falls back to R4B validation for anything
+    it cannot vouch for; `full_validation` validates every resource with its R4B model (the CLI's choice). At most
+    `limits[type]` resources of a type are read (the newest; None: no bound), and `PatientRecord.truncated` says
+    what was left out. With `relevant` (the evaluation time and windows of core/safety/windows.py), observations
+    and conditions that no rule can read are skipped unread. Draft orders are never left out."""
+    resources, truncated = _bounded(list(resources), limits or {})
+    if relevant is not None:
+        resources = _relevant(resources, relevant)
+    numbers_checked = _holds_no_large_number(resources)
     problems: list[InputProblem] = []
     service_orders: list[ServiceOrder] = []
-    medication_models: list[tuple[Any, bool]] = []
-    medications: dict[str, Any] = {}
+    pending: list[tuple[convert.PendingUse, bool]] = []
+    medications: dict[str, convert.MedicationParts] = {}
     clinical: dict[str, list[Any]] = {k: [] for k in _CLINICAL_TYPES}
     demographics: Demographics | None = None
 
@@ -117,17 +312,18 @@ def build_record(
         kind = raw.get("resourceType")
         if kind not in USED_TYPES:
             return
-        parsed = _parse_cached(raw)
+        parsed = parse_resource(raw, full=full_validation, numbers_checked=numbers_checked and not is_draft)
         if parsed.problem is not None:
             problems.append(InputProblem(_label(raw, index), parsed.problem))
         elif kind == "Medication":
-            if parsed.value.id:
-                medications[parsed.value.id] = parsed.value
-                medications[f"Medication/{parsed.value.id}"] = parsed.value
+            mid, parts = parsed.value
+            if mid:
+                medications[mid] = parts
+                medications[f"Medication/{mid}"] = parts
         elif kind == "Patient":
             demographics = demographics or parsed.value
         elif kind in MEDICATION_TYPES:
-            medication_models.append((parsed.value, is_draft))
+            pending.append((parsed.value, is_draft))
         elif kind == "ServiceRequest":
             service_orders.append(convert.service_order(parsed.value, is_draft=is_draft))
         else:
@@ -138,8 +334,8 @@ def build_record(
     for index, raw in enumerate(draft_orders):
         take(raw, index, True)
 
-    # Medications are converted last: a medicationReference may point at a Medication later in the Bundle.
-    meds = tuple(convert.medication_use(m, medications, is_draft=d) for m, d in medication_models)
+    # Medications are resolved last: a medicationReference may point at a Medication later in the Bundle.
+    meds = tuple(convert.resolve(p, medications, is_draft=d) for p, d in pending)
     return PatientRecord(
         demographics=demographics or Demographics(),
         medications=meds,
@@ -150,4 +346,5 @@ def build_record(
         service_orders=tuple(service_orders),
         problems=tuple(problems),
         gaps=tuple(gaps),
+        truncated=truncated,
     )

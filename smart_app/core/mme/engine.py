@@ -32,9 +32,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
+from smart_app.caching import bounded_cache
 from smart_app.config import MmeTable
 from smart_app.core.mme.dose import DailyAmount, daily_amount
 from smart_app.core.mme.errors import NotComputable
@@ -83,7 +83,7 @@ class _Assessed:
 _EXTENDED = re.compile(r"extended release|\b(?:er|xr|sr|cr|la|xl)\b|\b\d+ hr\b", re.I)
 
 
-@lru_cache(maxsize=4096)
+@bounded_cache(2 * 1024 * 1024, max_entries=4096)
 def _is_extended(dose_form: str | None, name: str | None) -> bool:
     return _EXTENDED.search(f"{dose_form or ''} {name or ''}") is not None
 

@@ -15,13 +15,20 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from functools import cache, lru_cache
+from functools import cache
 
+from smart_app.caching import bounded_cache
 from smart_app.core.mme.units import Strength, strength_from_ratio, strength_from_text
 from smart_app.core.model import RXNORM, Concept, Ingredient, MedicationUse
 from smart_app.mappings import read_csv, read_json
 
 PRODUCT_TABLE = "rxnorm_opioid_products.csv"
+# The longest RxNorm normalized name of the product table is under 260 characters. A longer name is not read as
+# an RxNorm name (its strength is not taken from it): no parser here reads more than this, so that a hostile or
+# broken 1 MB medication text costs microseconds, never seconds. The opioid is still found by its name words.
+MAX_NAME_CHARS = 400
+# The name caches: the same products recur across patients; every entry is bounded by MAX_NAME_CHARS or less.
+_NAME_CACHE_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,16 +61,29 @@ def _opioid_rxcuis() -> dict[str, str]:
     return {spec["rxcui"]: ingredient for ingredient, spec in read_json("opioid_ingredients.json")["opioids"].items()}
 
 
-@lru_cache(maxsize=4096)
+_WORD = re.compile(r"[a-z]+")
+
+
 def opioid_in_words(text: str | None) -> str | None:
-    """The opioid named in `text` as a whole word ('Oxycodone HCl 5 mg' -> oxycodone); None if there is none."""
+    """The opioid named in `text` as a whole word ('Oxycodone HCl 5 mg' -> oxycodone); None if there is none.
+
+    Linear in the text (one scan); texts longer than MAX_NAME_CHARS are read but not cached."""
     if not text:
         return None
+    if len(text) > MAX_NAME_CHARS:
+        return _opioid_in_words(text)
+    return _opioid_in_words_cached(text)
+
+
+def _opioid_in_words(text: str) -> str | None:
     words = _opioid_words()
-    for token in re.findall(r"[a-z]+", text.lower()):
-        if token in words:
-            return words[token]
+    for match in _WORD.finditer(text.lower()):
+        if match[0] in words:
+            return words[match[0]]
     return None
+
+
+_opioid_in_words_cached = bounded_cache(_NAME_CACHE_BYTES, max_entries=4096)(_opioid_in_words)
 
 
 def opioid_by_rxcui(code: str) -> str | None:
@@ -72,13 +92,13 @@ def opioid_by_rxcui(code: str) -> str | None:
 
 # --- RxNorm normalized names -----------------------------------------------------------------------------------
 
-_BRAND = re.compile(r"\s*\[[^\]]*\]\s*$")
-_PREFIX = re.compile(r"^(?:(?:\d+(?:\.\d+)?\s+(?:HR|DAY|ML|ACTUAT)\b|Abuse-Deterrent|Matrix Delivery)\s*)+", re.I)
-_COMPONENT = re.compile(
-    r"^(?P<name>.*?[A-Za-z].*?)\s+(?P<value>\d*\.?\d+)\s*"
-    r"(?P<unit>(?:MG|MCG|UG|µG)(?:/(?:ML|HR|H|ACTUAT))?)(?![A-Za-z])\s*(?P<rest>.*)$",
-    re.I,
+# Every pattern here is anchored or starts at a literal, and has no nested or adjacent ambiguous quantifiers, so
+# a match attempt costs at most a number of steps linear in the (bounded) text.
+_PREFIX = re.compile(r"^(?:(?:\d+(?:\.\d+)? (?:HR|DAY|ML|ACTUAT)\b|Abuse-Deterrent|Matrix Delivery) ?)+", re.I)
+_STRENGTH = re.compile(
+    r" (?P<value>(?:\d*\.)?\d+) ?(?P<unit>(?:MG|MCG|UG|µG)(?:/(?:ML|HR|H|ACTUAT))?)(?![A-Za-z]) ?", re.I
 )
+_LETTER = re.compile(r"[A-Za-z]")
 
 
 def _strength(value: str, unit: str) -> Strength | None:
@@ -88,22 +108,58 @@ def _strength(value: str, unit: str) -> Strength | None:
     return strength_from_text(float(value), unit)
 
 
-@lru_cache(maxsize=4096)
+def _without_brand(text: str) -> str:
+    """'oxycodone 5 MG Oral Tablet [Roxicodone]' -> 'oxycodone 5 MG Oral Tablet' (a final bracketed brand)."""
+    if not text.endswith("]"):
+        return text
+    opening = text.find("[", text.rfind("]", 0, len(text) - 1) + 1, len(text) - 1)
+    return text[:opening].rstrip() if opening >= 0 else text
+
+
+@dataclass(frozen=True, slots=True)
+class _Component:
+    name: str
+    value: str | None = None
+    unit: str | None = None
+    rest: str = ""
+
+
+def _component(part: str) -> _Component:
+    """One ' / '-separated part: its ingredient words, then (after a space) a strength such as '10 MG' or
+    '0.025 MG/HR', then what follows (the dose form, in the last part). Whitespace is single spaces here."""
+    letter = _LETTER.search(part)
+    match = _STRENGTH.search(part, letter.end()) if letter else None
+    if match is None:
+        return _Component(part)
+    return _Component(part[: match.start()], match["value"], match["unit"], part[match.end() :])
+
+
 def parse_name(name: str | None) -> OpioidProduct | None:
-    """Ingredient, strength, dose form and other ingredients from an RxNorm-style name; None when no opioid."""
+    """Ingredient, strength, dose form and other ingredients from an RxNorm-style name; None when no opioid.
+
+    A name longer than MAX_NAME_CHARS is not an RxNorm name: its opioid (found by name word, one linear scan) is
+    returned without a strength, so the MME engine reports the medication as not computable rather than guessing."""
     if not name:
         return None
-    text = _PREFIX.sub("", _BRAND.sub("", name.strip()))
+    if len(name) > MAX_NAME_CHARS:
+        ingredient = _opioid_in_words(name)
+        return None if ingredient is None else OpioidProduct(ingredient, None, name=name, source="name (too long)")
+    return _parse_name(name)
+
+
+@bounded_cache(_NAME_CACHE_BYTES, max_entries=4096)
+def _parse_name(name: str) -> OpioidProduct | None:
+    text = _PREFIX.sub("", _without_brand(" ".join(name.split())))
     parts = [p.strip() for p in text.split(" / ")]
     opioid: tuple[str, Strength | None] | None = None
     others: list[OtherIngredient] = []
     dose_form = None
     for index, part in enumerate(parts):
-        match = _COMPONENT.match(part)
-        words = match["name"] if match else part
-        strength = _strength(match["value"], match["unit"]) if match else None
-        if match and index == len(parts) - 1:
-            dose_form = match["rest"].strip() or None
+        component = _component(part)
+        words = component.name
+        strength = _strength(component.value, component.unit) if component.value and component.unit else None
+        if component.value and index == len(parts) - 1:
+            dose_form = component.rest.strip() or None
         ingredient = opioid_in_words(words)
         if ingredient is not None and opioid is None:
             opioid = (ingredient, strength)
@@ -190,7 +246,9 @@ def identify(med: MedicationUse) -> OpioidProduct | None:
     return _identify(med.medication, med.form, med.ingredients)
 
 
-@lru_cache(maxsize=4096)  # the same coded products recur across patients; all arguments are frozen
+# The same coded products recur across patients; all arguments are frozen. Bounded in bytes: a Concept holds
+# the sender's texts.
+@bounded_cache(_NAME_CACHE_BYTES, max_entries=4096)
 def _identify(
     medication: Concept, form_concept: Concept | None, ingredients: tuple[Ingredient, ...]
 ) -> OpioidProduct | None:

@@ -7,9 +7,10 @@ has to know how the source spelled a unit ('ug', 'mcg', 'MG/HR', 'TAB', '{tbl}')
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any, Literal
 
+from smart_app.caching import bounded_cache
 from smart_app.core.model import Quantity
 from smart_app.mappings import read_json
 
@@ -40,7 +41,7 @@ class Strength:
         return f"{_fmt(self.amount)} mg per {unit_word}"
 
 
-@lru_cache(maxsize=1024)
+@bounded_cache(1024 * 1024, max_entries=1024)
 def unit_word(dose_form: str | None) -> str:
     """The countable unit of a dose form: 'Extended Release Oral Tablet' -> 'tablet'; 'unit' if none."""
     counts = _units()["count"]

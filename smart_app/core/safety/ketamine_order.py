@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal
 
-from smart_app.core.model import RXNORM, Concept, Dosage, DoseAndRate, MedicationUse, Quantity
+from smart_app.caching import bounded_cache
+from smart_app.core.model import RXNORM, Concept, Dosage, DoseAndRate, Ingredient, MedicationUse, Quantity
 from smart_app.core.routes import read_route
 from smart_app.core.safety.amounts import MASS_MG, Amount, amount, normalise_unit, ratio_rate, to_hours
 from smart_app.mappings import read_json
@@ -96,7 +97,7 @@ def _has_code(med: MedicationUse, drug: Drug) -> bool:
 
 def is_esketamine(med: MedicationUse) -> bool:
     """An esketamine product (by RxNorm product code, or 'esketamine' in its name)."""
-    return _has_code(med, "esketamine") or any(w in _names(med) for w in _catalogue().name_words["esketamine"])
+    return _kinds(med.medication, med.ingredients)[1]
 
 
 def is_ketamine(med: MedicationUse) -> bool:
@@ -106,10 +107,23 @@ def is_ketamine(med: MedicationUse) -> bool:
     verified SCDs (premixed bags, other strengths) have codes this table does not list: missing a ketamine order
     would silently skip every dose check.
     """
-    if _has_code(med, "ketamine") or is_esketamine(med):
-        return True
+    return _kinds(med.medication, med.ingredients)[0]
+
+
+# Several rules ask of every medication whether it is ketamine (treatment history three times per call); the
+# answer depends only on its concepts, which recur across patients. Bounded in bytes: concepts hold free text.
+@bounded_cache(2 * 1024 * 1024, max_entries=4096)
+def _kinds(medication: Concept, ingredients: tuple[Ingredient, ...]) -> tuple[bool, bool]:
+    """(is ketamine, is esketamine) of a medication with these concepts."""
+    med = MedicationUse("MedicationRequest", "", None, medication, ingredients=ingredients)
     names = _names(med)
-    return any(re.search(rf"\b{re.escape(w)}\b", names) for w in _catalogue().name_words["ketamine"])
+    esketamine = _has_code(med, "esketamine") or any(w in names for w in _catalogue().name_words["esketamine"])
+    ketamine = (
+        esketamine
+        or _has_code(med, "ketamine")
+        or any(re.search(rf"\b{re.escape(w)}\b", names) for w in _catalogue().name_words["ketamine"])
+    )
+    return ketamine, esketamine
 
 
 def drug_of(med: MedicationUse) -> Drug:
