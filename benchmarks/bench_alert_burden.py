@@ -22,6 +22,7 @@ import itertools
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -173,7 +174,45 @@ def ketamine(
     }
 
 
+def days_ago(days: int, hour: int = 10) -> str:
+    """A date-time `days` before today (the service assesses on the day it is called)."""
+    when = datetime.now(UTC).replace(hour=hour, minute=0, second=0, microsecond=0) - timedelta(days=days)
+    return when.isoformat().replace("+00:00", "Z")
+
+
+def pain(score: float, when: str) -> Resource:
+    return observation("72514-3", "Pain severity - 0-10 verbal numeric rating", score, "{score}", when)
+
+
+def weekly_series(*, responded: bool | None = None) -> list[Resource]:
+    """Four weekly infusions over the last four weeks; pain 8 before the first and 4 (or 7) before the last."""
+    series = [past_infusion(days_ago(d)[:10]) for d in (28, 21, 14, 7)]
+    if responded is not None:
+        series += [pain(8, days_ago(28, 8)), pain(4 if responded else 7, days_ago(7, 8))]
+    return series
+
+
+def benzodiazepine() -> Resource:
+    return opioid("197901", "lorazepam 1 MG Oral Tablet", 1, 2)
+
+
+def tapered_off() -> list[Resource]:
+    """Oxycodone ER 20 mg then 10 mg every 12 h over months (60, then 30 MME/day), stopped 10 days ago."""
+    steps = ((OXY_ER_20, 200, 101), (OXY_ER_10, 100, 10))
+    orders = []
+    for (code, display), start, end in steps:
+        order = opioid(code, display, 1, 2, "completed")
+        order["authoredOn"] = days_ago(start)[:10]
+        order["dosageInstruction"][0]["timing"]["repeat"]["boundsPeriod"] = {
+            "start": days_ago(start)[:10],
+            "end": days_ago(end)[:10],
+        }
+        orders.append(order)
+    return orders
+
+
 OXY_5 = ("1049621", "oxycodone hydrochloride 5 MG Oral Tablet")
+OXY_ER_20 = ("1049563", "12 HR oxycodone hydrochloride 20 MG Extended Release Oral Tablet")
 OXY_ER_10 = ("1049502", "12 HR oxycodone hydrochloride 10 MG Extended Release Oral Tablet")
 MORPHINE_15 = ("892494", "morphine sulfate 15 MG Oral Tablet")
 
@@ -204,8 +243,13 @@ CASES = (
     Case("correct", "elderly patient (76), 0.5 mg/kg/h", healthy(birth="1950-03-01"), ketamine),
     Case(
         "correct",
-        "third infusion this year",
-        healthy(past_infusion("2026-03-02"), past_infusion("2026-07-06")),
+        "third infusion this year, response documented",
+        healthy(
+            past_infusion(days_ago(240)[:10]),
+            past_infusion(days_ago(120)[:10]),
+            pain(7, days_ago(120, 8)),
+            pain(3, days_ago(100)),
+        ),
         ketamine,
     ),
     Case("correct", "bolus 0.2 mg/kg then 0.5 mg/kg/h", healthy(), lambda: ketamine(bolus_mg=14)),
@@ -347,7 +391,62 @@ CASES = (
         ketamine,
         frozenset({"OPI-1SPECIES"}),
     ),
+    Case(
+        "alert",
+        "weekly series, pain halved (frequent: LFT)",
+        healthy(*weekly_series(responded=True)),
+        ketamine,
+        frozenset({"PRE-LFT"}),
+    ),
+    Case(
+        "alert",
+        "weekly series, no response documented",
+        healthy(*weekly_series()),
+        ketamine,
+        frozenset({"FREQ-RESPONSE"}),
+    ),
+    Case(
+        "alert",
+        "weekly series continued, pain 8 to 7",
+        healthy(*weekly_series(responded=False)),
+        ketamine,
+        frozenset({"FREQ-RESPONSE"}),
+    ),
+    Case(
+        "alert",
+        "5-day infusion ordered at once",
+        healthy(),
+        lambda: ketamine(35, hours=120, setting="inpatient"),
+        frozenset({"PRE-LFT"}),
+    ),
+    Case(
+        "alert",
+        "patient on lorazepam and oxycodone",
+        healthy(benzodiazepine(), opioid(*OXY_5, 1, 4)),
+        ketamine,
+        frozenset({"OPI-BZD"}),
+    ),
     Case("opioid", "oxycodone 5 mg q6h alone (30 MME/day)", healthy(), lambda: opioid(*OXY_5, 1, 4, "draft")),
+    Case(
+        "opioid",
+        "oxycodone 5 mg q6h for a patient on lorazepam",
+        healthy(benzodiazepine()),
+        lambda: opioid(*OXY_5, 1, 4, "draft"),
+        frozenset({"OPI-BZD"}),
+    ),
+    Case(
+        "opioid",
+        "oxycodone 5 mg twice daily after a taper to off",
+        healthy(*tapered_off()),
+        lambda: opioid(*OXY_5, 1, 2, "draft"),
+        frozenset({"POST-TAPER"}),
+    ),
+    Case(
+        "opioid",
+        "oxycodone 5 mg twice daily added to a stable 30 MME/day",
+        healthy(opioid(*OXY_ER_10, 1, 2)),
+        lambda: opioid(*OXY_5, 1, 2, "draft"),
+    ),
     Case(
         "opioid",
         "oxycodone 10 mg q6h added to 30 MME/day (90 MME/day)",

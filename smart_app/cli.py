@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "smart_app.commands.db",
     "smart_app.commands.mme",
     "smart_app.commands.check",
+    "smart_app.commands.outcomes_report",
     "smart_app.commands.protocol",
     "smart_app.commands.serve",
     "smart_app.commands.demo",

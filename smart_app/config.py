@@ -46,6 +46,19 @@ class LocalDefaults(BaseSettings):
         "supply or validity period",
     )
 
+    # Opioid re-introduction after a taper (POST-TAPER; ISCRR L1397-1399 gives no numbers).
+    post_taper_lookback_days: int = Field(
+        180, gt=0, description="days before today in which the highest MME/day is compared with today's (taper)"
+    )
+    post_taper_fall_percent: float = Field(
+        50.0, gt=0, le=100, description="fall in MME/day from that peak, in percent, that counts as a substantial taper"
+    )
+    opioid_increase_ratio: float = Field(
+        2.0,
+        gt=1,
+        description="total MME/day with the order, as a multiple of today's, that is far above the recent dose",
+    )
+
     bp_systolic_poorly_controlled: float = Field(
         160.0, description="systolic mmHg at or above which BP is poorly controlled"
     )
@@ -65,6 +78,17 @@ class LocalDefaults(BaseSettings):
         1.0, description="ordered rate above which dosing counts as high (LFT trigger)"
     )
     repeat_course_days: int = Field(30, description="another ketamine course within this many days counts as frequent")
+    # "High doses at frequent intervals" (ASRA Table 6) has no number in any source; these complete the local
+    # definition above so that a multi-day or serial course ordered at once is not missed.
+    multiday_course_hours: float = Field(
+        24.0, gt=0, description="ordered infusion length (h) from which a course counts as multi-day (LFT trigger)"
+    )
+    cumulative_ketamine_mg_30d: float = Field(
+        1000.0,
+        gt=0,
+        description="ketamine mg in 30 days (given, ordered and planned) from which dosing counts as high (LFT "
+        "trigger; ASRA's example course with liver-enzyme rises averaged 1813 mg)",
+    )
 
     elderly_age: int = Field(65, description="age at or above which lower monitoring thresholds apply")
     # Between ASRA's starting rate (0.5 mg/kg/h, so an in-range elderly infusion is not refused) and the 1 mg/kg/h
@@ -74,6 +98,11 @@ class LocalDefaults(BaseSettings):
     )
     elderly_bolus_mg_per_kg: float = Field(0.25, description="bolus needing experienced staff in elderly patients")
     treatments_per_year_warning: int = Field(6, description="ketamine treatments in 365 days above which to warn")
+    course_gap_days: int = Field(
+        30,
+        gt=0,
+        description="days between ketamine treatment days within which they belong to one course (series)",
+    )
     treatments_per_year_strong: int = Field(
         12, description="ketamine treatments in 365 days above which to warn strongly"
     )

@@ -63,8 +63,10 @@ def sources_section(citations: Iterable[Citation]) -> str:
     lines = []
     for c in citations:
         quote = f': "{c.quote}"' if c.quote else ""
+        external = " (external source, outside the ketamine guideline documents)" if c.external else ""
         lines.append(
-            f"- {c.title}, {c.section}{', ' + c.lines if c.lines else ''}{', ' + c.grade if c.grade else ''}{quote}"
+            f"- {c.title}{external}, {c.section}{', ' + c.lines if c.lines else ''}"
+            f"{', ' + c.grade if c.grade else ''}{quote}"
         )
     return "**Sources**\n\n" + "\n".join(lines)
 
@@ -78,6 +80,18 @@ def local_defaults_section(names: Iterable[str], settings: LocalDefaults) -> str
     )
 
 
+def carried_section(carried: Sequence[Outcome]) -> str:
+    """Fired outcomes this card carries (core/alerts.py `_carry`): named, with their source, their suggestions
+    attached to this card."""
+    if not carried:
+        return ""
+    lines = [
+        f"- **{md.text(o.summary)}** ({o.rule_id}). {md.text(o.detail.strip())} Source: {md.text(str(o.citations[0]))}."
+        for o in carried
+    ]
+    return "**Also**\n\n" + "\n".join(lines)
+
+
 def outcome_card(
     outcome: Outcome,
     settings: LocalDefaults,
@@ -85,8 +99,10 @@ def outcome_card(
     suggestions: Sequence[Suggestion] = (),
     links: Sequence[Link] = (),
     extension: dict[str, Any] | None = None,
+    carried: Sequence[Outcome] = (),
 ) -> Card:
-    """The card of a fired outcome (callers pass only fired ones: see core/alerts.py)."""
+    """The card of a fired outcome (callers pass only fired ones: see core/alerts.py); `carried`: fired outcomes
+    this card also states (their suggestions are among `suggestions`)."""
     if outcome.severity is None:
         raise ValueError(f"{outcome.rule_id}: only a fired outcome becomes a card")
     parts = [md.text(outcome.detail.strip())]
@@ -95,6 +111,7 @@ def outcome_card(
     table = evidence_table(outcome)
     if table:
         parts.append("**Evidence**\n\n" + table)
+    parts.append(carried_section(carried))
     parts.append(sources_section(outcome.citations))
     defaults = local_defaults_section(outcome.local_defaults, settings)
     if defaults:

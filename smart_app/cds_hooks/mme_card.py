@@ -13,17 +13,18 @@ from typing import Any
 from smart_app.cds_hooks import markdown as md
 from smart_app.cds_hooks.cards import (
     MME_TOPIC,
+    carried_section,
     local_defaults_section,
     new_uuid,
     override_reasons,
     source_for,
     sources_section,
 )
-from smart_app.cds_hooks.models import Card, Indicator, Link
+from smart_app.cds_hooks.models import Card, Indicator, Link, Suggestion
 from smart_app.config import LocalDefaults
 from smart_app.core.mme import MmeReport, mme_report_to_json
 from smart_app.core.mme.levels import MmeLevel
-from smart_app.core.outcomes import Citation, fit_summary
+from smart_app.core.outcomes import Citation, Outcome, fit_summary
 
 
 def _fmt(value: float) -> str:
@@ -87,8 +88,12 @@ def mme_card(
     *,
     links: Sequence[Link] = (),
     unchecked: Sequence[str] = (),
+    suggestions: Sequence[Suggestion] = (),
+    carried: Sequence[Outcome] = (),
 ) -> Card:
-    """`unchecked`: draft orders whose drug could not be identified (counted in `level.left_out` by the caller)."""
+    """`unchecked`: draft orders whose drug could not be identified (counted in `level.left_out` by the caller);
+    `carried`: fired outcomes the card also states (e.g. the naloxone offer at the precaution level), whose
+    suggestions are `suggestions`."""
     indicator = indicator_for(level)
     table_source = Citation(report.document or "CDC-2022", f"MME conversion table ({report.table_citation})")
     parts: list[str] = []
@@ -111,6 +116,9 @@ def mme_card(
         parts.append(left_out)
     if report.cautions:
         parts.append("**Cautions**\n\n" + "\n".join(f"- {c}" for c in report.cautions))
+    also = carried_section(carried)
+    if also:
+        parts.append(also)
     parts.append(sources_section((table_source, *level.citations)))
     parts.append(local_defaults_section(("mme_table", *level.thresholds), settings))
     return Card(
@@ -122,5 +130,7 @@ def mme_card(
         source=source_for(level.citations[0] if level.citations else table_source, MME_TOPIC),
         override_reasons=override_reasons() if indicator != "info" else None,
         links=list(links) or None,
+        suggestions=list(suggestions) or None,
+        selection_behavior="any" if suggestions else None,
         extension=mme_extension(report, level),
     )

@@ -56,8 +56,8 @@ CONDITIONS = PrefetchQuery(
 
 
 def _observation_codes() -> str:
-    """Every LOINC code the safety rules read (the observation concepts of mappings/concepts.json), as one token
-    search: `system|code,...`.
+    """Every LOINC code the safety rules read (the observation concepts of mappings/concepts.json, pain-score
+    included: the response review reads it), as one token search: `system|code,...`.
 
     Asking only for these keeps a patient's thousands of vital signs out of the request; the value sets stay the
     one place that says which observations matter."""
@@ -95,6 +95,12 @@ ALLERGIES = PrefetchQuery(
     "the benzodiazepine-rescue precaution",
 )
 CONSENTS = PrefetchQuery("consents", "Consent?patient={{context.patientId}}", "consents", "the written-consent check")
+QUESTIONNAIRE_RESPONSES = PrefetchQuery(
+    "questionnaireResponses",
+    "QuestionnaireResponse?patient={{context.patientId}}",
+    "follow-up questionnaires",
+    "the response review before the next treatment of a series",
+)
 
 KETAMINE_QUERIES = (
     PATIENT,
@@ -105,6 +111,7 @@ KETAMINE_QUERIES = (
     MEDICATION_ADMINISTRATIONS,
     ALLERGIES,
     CONSENTS,
+    QUESTIONNAIRE_RESPONSES,
 )
 OPIOID_QUERIES = (PATIENT, MEDICATION_REQUESTS, MEDICATION_STATEMENTS)
 

@@ -139,6 +139,11 @@ def render(report: SafetyReport) -> str:
     lines = [f"Ketamine safety check, evaluated {report.evaluated_at:%Y-%m-%d} ({age}, {weight})"]
     for o in report.ketamine_orders:
         lines.append(f"Draft order: {o.reference} {o.name} ({o.drug}, route {o.route or 'not stated'})")
+    exposure = report.exposure
+    lines.append("Ketamine exposure: " + "; ".join(w.sentence() for w in exposure.windows))
+    for p in exposure.planned:
+        mg = f"{p.mg:.0f} mg" if p.mg is not None else "mg not computable"
+        lines.append(f"Planned by {p.reference}: {mg} over {p.days} treatment day(s) ({p.how})")
     lines.append("")
     findings = report.findings
     if findings:

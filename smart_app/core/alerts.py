@@ -15,7 +15,9 @@ Per hook:
   already satisfies its rule; protocols are offered only when the draft's dose was flagged, to replace that draft
   (never for an order that is already right);
 - patient-view: one summary card only when a contraindication or precaution fired or the opioid load calls for
-  attention; silent otherwise.
+  attention; silent otherwise;
+- opioid order-sign: the MME card at or above the first level (or when the total is not fully known), and a card
+  for each fired opioid rule that judges the opioid being ordered (benzodiazepine, naloxone, post-taper).
 """
 
 from __future__ import annotations
@@ -42,10 +44,35 @@ class Alerts:
     reminders: tuple[Outcome, ...]  # procedural reminders for one checklist card (empty unless configured)
     offer_protocols: bool  # offer the protocol order sets (a regimen must be chosen or the dose was flagged)
     replace: tuple[str, ...] = ()  # the drafts a chosen protocol replaces ("MedicationRequest/draft-1")
+    # Fired outcomes shown on another card rather than their own (`RuleSpec.carried_by`): (topic of the card that
+    # carries it, the outcome). The carrying card adds the outcome's suggestions and names it.
+    carried: tuple[tuple[str, Outcome], ...] = ()
 
     @property
     def silent(self) -> bool:
         return not (self.cards or self.unchecked or self.reminders or self.offer_protocols)
+
+    def carried_by(self, topic: str) -> tuple[Outcome, ...]:
+        return tuple(o for host, o in self.carried if host == topic)
+
+
+MME_TOPIC = "MME"  # the MME card's topic (cds_hooks/cards.py uses the same code)
+
+
+def _carry(
+    cards: tuple[Outcome, ...], extra_topics: frozenset[str] = frozenset()
+) -> tuple[tuple[Outcome, ...], tuple[tuple[str, Outcome], ...]]:
+    """Move each fired outcome that another shown card carries (`RuleSpec.carried_by`) onto that card."""
+    shown = {o.rule_id for o in cards} | extra_topics
+    kept: list[Outcome] = []
+    carried: list[tuple[str, Outcome]] = []
+    for o in cards:
+        host = next((t for t in spec(o.rule_id).carried_by if t in shown and t != o.rule_id), None)
+        if host is None:
+            kept.append(o)
+        else:
+            carried.append((host, o))
+    return tuple(kept), tuple(carried)
 
 
 def _kind(outcome: Outcome) -> str:
@@ -105,7 +132,8 @@ def ketamine_alerts(
     flagged = [o.subject for o in cards if "choose-protocol" in o.plans and o.subject]
     replace = tuple(dict.fromkeys([*sorted(undosed), *flagged]))
     offer = bool(undosed) or any("choose-protocol" in o.plans for o in cards)
-    return Alerts(cards, unchecked, reminders, offer, replace)
+    cards, carried = _carry(cards)
+    return Alerts(cards, unchecked, reminders, offer, replace, carried)
 
 
 def summary_alerts(assessment: Assessment, settings: LocalDefaults) -> Alerts:
@@ -130,3 +158,25 @@ def summary_alerts(assessment: Assessment, settings: LocalDefaults) -> Alerts:
 def opioid_alert(assessment: Assessment) -> bool:
     """opioid order-sign: the MME card shows when the total reaches the first level or is not fully known."""
     return assessment.mme_level.calls_for_attention
+
+
+def opioid_alerts(assessment: Assessment, settings: LocalDefaults) -> Alerts:
+    """opioid order-sign: the fired opioid rules that also judge an opioid being ordered (`RuleSpec.opioid_order`:
+    an opioid with a benzodiazepine, naloxone to offer, re-introduction after a taper), one card each, beside the
+    MME card (`opioid_alert`). Their not-evaluable outcomes are named on the information card."""
+    cards = tuple(
+        o for o in sort_fired(assessment.outcomes) if spec(o.rule_id).opioid_order and _at_or_above_floor(o, settings)
+    )
+    # The MME card at or above the first level already says "offer naloxone": it carries that suggestion.
+    at_level = opioid_alert(assessment) and assessment.mme_level.level in ("precaution", "high")
+    cards, carried = _carry(cards, frozenset({MME_TOPIC}) if at_level else frozenset())
+    mme_shown = opioid_alert(assessment)
+    unchecked = tuple(
+        o
+        for o in assessment.outcomes
+        if o.status == "not-evaluable"
+        and spec(o.rule_id).opioid_order
+        # the MME card already says the total could not be computed
+        and not (mme_shown and all(m.need == "opioid-dose" for m in o.missing))
+    )
+    return Alerts(cards, unchecked, (), False, carried=carried)

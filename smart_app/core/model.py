@@ -286,6 +286,30 @@ class ServiceOrder:
         return f"ServiceRequest/{self.id}"
 
 
+# One answer of a QuestionnaireResponse item, typed as the questionnaire asked it.
+Answer = bool | int | float | str | date | datetime | Coding
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionnaireAnswers:
+    """A QuestionnaireResponse flattened to its answers by linkId (groups are walked; the core reads only the
+    project's follow-up questionnaire, mappings/follow_up_questionnaire.json)."""
+
+    id: str
+    status: str | None  # in-progress | completed | amended | entered-in-error | stopped
+    questionnaire: str | None  # canonical URL, without its |version
+    authored: datetime | None
+    subject: str | None = None  # "Patient/abc" as the response names it
+    answers: tuple[tuple[str, Answer], ...] = ()  # (linkId, answer), in document order
+
+    @property
+    def reference(self) -> str:
+        return f"QuestionnaireResponse/{self.id}"
+
+    def get(self, link_id: str) -> Answer | None:
+        return next((value for key, value in self.answers if key == link_id), None)
+
+
 # The categories of patient data the clinical core reads, by FHIR resource type.
 DataCategory = Literal[
     "Patient",
@@ -296,6 +320,7 @@ DataCategory = Literal[
     "MedicationAdministration",
     "AllergyIntolerance",
     "Consent",
+    "QuestionnaireResponse",
 ]
 
 
@@ -342,6 +367,7 @@ class PatientRecord:
     allergies: tuple[AllergyIntolerance, ...] = ()
     consents: tuple[ConsentRecord, ...] = ()
     service_orders: tuple[ServiceOrder, ...] = ()
+    questionnaire_responses: tuple[QuestionnaireAnswers, ...] = ()  # follow-up answers (response, adverse effects)
     problems: tuple[InputProblem, ...] = ()
     gaps: tuple[DataGap, ...] = ()  # data the caller could not supply: a rule needing it cannot say "none found"
     # What was left out to keep the answer within its deadline (the newest resources of a type are kept), one

@@ -43,17 +43,28 @@ Need = Literal[
     "consent-record",
     "opioid-plan",
     "opioid-dose",
+    "pain-baseline",
 ]
 
 # What the core recommends doing; adapters turn a plan into something the user can accept (a FHIR ServiceRequest,
 # a protocol order set). Declared once, with the words every presenter uses.
-PlanKey = Literal["order-ecg", "order-lft-baseline", "order-lft-post", "choose-protocol", "record-weight"]
+PlanKey = Literal[
+    "order-ecg",
+    "order-lft-baseline",
+    "order-lft-post",
+    "choose-protocol",
+    "record-weight",
+    "order-naloxone",
+    "record-response",
+]
 PLAN_LABELS: dict[PlanKey, str] = {
     "order-ecg": "Order a baseline 12-lead ECG",
     "order-lft-baseline": "Order baseline liver function tests",
     "order-lft-post": "Order post-infusion liver function tests",
     "choose-protocol": "Choose a guideline ketamine protocol",
     "record-weight": "Record a current body weight",
+    "order-naloxone": "Offer naloxone (draft order; product per local formulary)",
+    "record-response": "Record the response to the earlier treatments (pain score, opioid use, function)",
 }
 
 
@@ -111,7 +122,8 @@ class Citation:
             parts.append(self.lines)
         if self.grade:
             parts.append(self.grade)
-        return ", ".join(parts)
+        # A source outside the five guideline documents says so wherever it is shown.
+        return ", ".join(parts) + (" (external source)" if self.external else "")
 
 
 @dataclass(frozen=True, slots=True)

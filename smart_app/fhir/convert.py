@@ -12,6 +12,7 @@ from typing import Any
 
 from smart_app.core.model import (
     AllergyIntolerance,
+    Answer,
     Coding,
     Concept,
     Condition,
@@ -26,6 +27,7 @@ from smart_app.core.model import (
     ObservationComponent,
     Period,
     Quantity,
+    QuestionnaireAnswers,
     Ratio,
     ReferenceRange,
     ServiceOrder,
@@ -410,3 +412,42 @@ def demographics(m: Any) -> Demographics:
         parsed = to_datetime(birth)
         birth = parsed.date() if parsed else None
     return Demographics(id=m.id, birth_date=birth, gender=m.gender)
+
+
+def _answer(m: Any) -> Answer | None:
+    for name in ("valueBoolean", "valueInteger", "valueDecimal", "valueString", "valueDate", "valueDateTime"):
+        value = getattr(m, name, None)
+        if value is None:
+            continue
+        if isinstance(value, Decimal):
+            return float(value)
+        if name == "valueDateTime":
+            return to_datetime(value)
+        return value  # type: ignore[no-any-return]
+    if m.valueCoding is not None:
+        return coding(m.valueCoding)
+    return None
+
+
+def _answers(items: Any) -> list[tuple[str, Answer]]:
+    found: list[tuple[str, Answer]] = []
+    for item in items or ():
+        for answer in item.answer or ():
+            value = _answer(answer)
+            if value is not None:
+                found.append((item.linkId, value))
+            found.extend(_answers(answer.item))
+        found.extend(_answers(item.item))
+    return found
+
+
+def questionnaire_response(m: Any) -> QuestionnaireAnswers:
+    canonical = m.questionnaire.split("|", 1)[0] if m.questionnaire else None
+    return QuestionnaireAnswers(
+        id=m.id or "",
+        status=m.status,
+        questionnaire=canonical,
+        authored=to_datetime(m.authored),
+        subject=m.subject.reference if m.subject is not None else None,
+        answers=tuple(_answers(m.item)),
+    )

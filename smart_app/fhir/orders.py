@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any, Literal, cast
 
 from smart_app.config import LocalDefaults
-from smart_app.core.model import RXNORM
+from smart_app.core.model import RXNORM, Coding, Concept
 from smart_app.core.outcomes import Citation, Outcome, PlanKey
 from smart_app.core.protocols.catalogue import (
     Instruction,
@@ -33,6 +33,7 @@ from smart_app.core.protocols.catalogue import (
 from smart_app.core.protocols.dosing import DosePlan, InfusionPlan, OralPlan, fmt
 from smart_app.core.protocols.eligibility import ProtocolAssessment, Status, assess_protocol
 from smart_app.core.protocols.export import protocol_to_json
+from smart_app.core.safety.terminology import value_set
 from smart_app.fhir.resources import (
     annotation,
     coding,
@@ -50,6 +51,7 @@ Intent = Literal["proposal", "order"]
 Resource = dict[str, Any]
 
 TEST_PLANS: tuple[PlanKey, ...] = ("order-ecg", "order-lft-baseline", "order-lft-post")
+MEDICATION_PLANS: tuple[PlanKey, ...] = ("order-naloxone",)  # mappings/medication_plans.json
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri"]
 
 
@@ -129,8 +131,12 @@ def build_order_set(
     requester: str | None = None,
     override_reason: str | None = None,
     baseline_mme_per_day: float | None = None,
+    rescue_caution: str | None = None,
 ) -> OrderSet:
     """Draft orders for `protocol_id` (UnknownProtocolError, a KeyError, if there is none).
+
+    `rescue_caution`: the core's note for a benzodiazepine rescue order when the patient takes opioids
+    (core/safety/rules/sedation.py `rescue_caution`); it goes on every benzodiazepine companion order.
 
     Without a usable weight the status is "cannot-compute": no ketamine or companion medication orders, but the
     baseline tests and instructions are still returned. A protocol marked "not-recommended" still gets its orders,
@@ -155,7 +161,7 @@ def build_order_set(
     planned = _planned_tests(outcomes)
     if plan is not None:
         medications.append(_ketamine_request(ctx, plan, assessment, settings))
-        medications += [_companion_request(ctx, key) for key in protocol.companion_medications]
+        medications += [_companion_request(ctx, key, rescue_caution) for key in protocol.companion_medications]
         requests.append(_pain_score_request(ctx))
         if protocol.includes_monitoring:
             requests += _monitoring_requests(ctx)
@@ -330,9 +336,15 @@ def _oral_dosage(plan: OralPlan, protocol: Protocol) -> dict[str, Any]:
     }
 
 
-def _companion_request(ctx: _Context, key: str) -> Resource:
+def _is_benzodiazepine(raw_coding: dict[str, Any]) -> bool:
+    concept_ = Concept(codings=(Coding(str(raw_coding.get("system")), str(raw_coding.get("code"))),))
+    return value_set("benzodiazepines").contains(concept_)
+
+
+def _companion_request(ctx: _Context, key: str, caution: str | None = None) -> Resource:
     raw = catalogue()["companion_medications"][key]
     citations = [citation_from(c) for c in raw["citations"]]
+    caution = caution if caution and _is_benzodiazepine(raw["coding"]) else None
     resource = ctx.base("MedicationRequest")
     assert ctx.protocol is not None  # companion medications belong to a protocol
     resource["category"] = _category(ctx.protocol.setting)
@@ -344,9 +356,12 @@ def _companion_request(ctx: _Context, key: str) -> Resource:
     if raw["route"]:
         dosage["route"] = _route(str(raw["route"]))
     resource["dosageInstruction"] = [dosage]
-    resource["note"] = ctx.notes(f"Role: {raw['role']} medication for the ketamine infusion.", citations=citations)
+    resource["note"] = ctx.notes(
+        f"Role: {raw['role']} medication for the ketamine infusion.", caution or "", citations=citations
+    )
     resource["text"] = narrative(
         f"Draft ({raw['role']}): {raw['text']}",
+        caution or "",
         f"As needed for: {raw['as_needed']}. {raw['dosage_text']}",
         f"Protocol: {ctx.protocol.title}. Source: {'; '.join(str(c) for c in citations)}.",
     )
@@ -529,3 +544,37 @@ def order_set_to_json(order_set: OrderSet) -> dict[str, Any]:
             {"key": i.key, "text": i.text, "citation": i.citation.to_json()} for i in order_set.instructions
         ],
     }
+
+
+# -- medication plans (a fired outcome's medication order, e.g. naloxone) ------------------------------------------
+
+
+def medication_orders(
+    planned: dict[PlanKey, list[str]],
+    *,
+    patient_reference: str,
+    intent: Intent = "proposal",
+    on: datetime | None = None,
+) -> dict[PlanKey, list[Resource]]:
+    """The draft MedicationRequest of each medication plan (mappings/medication_plans.json), with its reasons."""
+    ctx = _Context(None, intent, {"reference": patient_reference}, on.isoformat() if on else None, ())
+    table = read_json("medication_plans.json")
+    orders: dict[PlanKey, list[Resource]] = {}
+    for key, reasons in planned.items():
+        if key not in MEDICATION_PLANS:
+            continue
+        raw = table[key]
+        citation = citation_from(raw["citation"])
+        resource = ctx.base("MedicationRequest")
+        resource["medicationCodeableConcept"] = concept(raw["coding"], str(raw["text"]))
+        resource["dosageInstruction"] = [
+            {"text": str(raw["dosage_text"]), "asNeededCodeableConcept": {"text": str(raw["as_needed"])}}
+        ]
+        if reasons:
+            resource["reasonCode"] = [{"text": r} for r in reasons]
+        resource["note"] = ctx.notes(citations=[citation])
+        resource["text"] = narrative(
+            f"Draft: {raw['text']}", f"As needed for: {raw['as_needed']}. {raw['dosage_text']}", f"Source: {citation}."
+        )
+        orders[key] = [validated(resource)]
+    return orders

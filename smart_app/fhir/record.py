@@ -30,6 +30,7 @@ _CLINICAL_TYPES: dict[str, Callable[[Any], Any]] = {
     "Observation": convert.observation,
     "AllergyIntolerance": convert.allergy,
     "Consent": convert.consent,
+    "QuestionnaireResponse": convert.questionnaire_response,
 }
 USED_TYPES = frozenset({"Patient", "Medication", "ServiceRequest", *MEDICATION_TYPES, *_CLINICAL_TYPES})
 
@@ -343,6 +344,7 @@ def build_record(
         observations=tuple(clinical["Observation"]),
         allergies=tuple(clinical["AllergyIntolerance"]),
         consents=tuple(clinical["Consent"]),
+        questionnaire_responses=tuple(clinical["QuestionnaireResponse"]),
         service_orders=tuple(service_orders),
         problems=tuple(problems),
         gaps=tuple(gaps),

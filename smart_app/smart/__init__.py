@@ -12,6 +12,6 @@ Configuration (`SmartSettings`, environment `SMART_APP_SMART_*`):
     CLIENT_SECRET                                                  confidential-symmetric (HTTP Basic)
     PRIVATE_KEY (JWK JSON or path), KEY_ID, SIGNING_ALG RS384|ES384 confidential-asymmetric (private_key_jwt)
     SESSION_SECRET, ALLOWED_ISSUERS (comma-separated FHIR bases)    required unless DEV_MODE=true
-    WRITE_ORDERS (request patient/MedicationRequest.c, ServiceRequest.c, Task.c), REFRESH, SESSION_TTL_SECONDS,
-    HTTP_TIMEOUT_S, FHIR_BUDGET_S
+    WRITE_ORDERS (request patient/MedicationRequest.c, ServiceRequest.c, Task.c), WRITE_FOLLOW_UPS (request
+    patient/QuestionnaireResponse.c), REFRESH, SESSION_TTL_SECONDS, HTTP_TIMEOUT_S, FHIR_BUDGET_S
 """

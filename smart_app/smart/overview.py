@@ -28,6 +28,7 @@ from smart_app.smart.launch_context import LaunchContext
 from smart_app.smart.oauth import TokenSet
 from smart_app.smart.patient_data import PatientData
 from smart_app.smart.views import (
+    FOLLOW_UP_UNAVAILABLE,
     SEVERITY_LABELS,
     STATUS_LABELS,
     WRITE_UNAVAILABLE,
@@ -556,7 +557,10 @@ def overview_page(
         baseline=tuple(baseline_view(s, defaults) for s in assessment.baseline_tests),
         not_checked=not_checked,
         reminders=reminders,
-        unavailable_features=() if tokens.scope.can_write_medication_request else (WRITE_UNAVAILABLE,),
+        unavailable_features=(
+            *(() if tokens.scope.can_write_medication_request else (WRITE_UNAVAILABLE,)),
+            *(() if tokens.scope.can_write_questionnaire_response else (FOLLOW_UP_UNAVAILABLE,)),
+        ),
         app_context=tokens.context.app_context,
         local_defaults={name: defaults.describe(name) for name in sorted(used_defaults)},
         drafts=drafts,

@@ -51,3 +51,7 @@ class GrantedScopes:
     @property
     def can_write_medication_request(self) -> bool:
         return self.allows("MedicationRequest", "c")
+
+    @property
+    def can_write_questionnaire_response(self) -> bool:
+        return self.allows("QuestionnaireResponse", "c")

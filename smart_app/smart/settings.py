@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 _CSP_SOURCE = re.compile(r"'self'|https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?")
 
 # Read scopes, one per resource type the safety checks use (v2 syntax; the types of
-# cds_hooks.prefetch.KETAMINE_QUERIES); writing adds WRITE_SCOPE.
+# cds_hooks.prefetch.KETAMINE_QUERIES); writing adds WRITE_SCOPE and FOLLOW_UP_WRITE_SCOPE.
 READ_SCOPES = (
     "patient/Patient.r",
     "patient/Condition.rs",
@@ -40,11 +40,13 @@ READ_SCOPES = (
     "patient/MedicationAdministration.rs",
     "patient/AllergyIntolerance.rs",
     "patient/Consent.rs",
+    "patient/QuestionnaireResponse.rs",
 )
 WRITE_SCOPE = "patient/MedicationRequest.c"
 # A protocol's order set also holds ServiceRequests (pain score, monitoring, tests) and Tasks (follow-up); the
 # ketamine order needs WRITE_SCOPE, the others are written when these are granted and reported when not.
 WRITE_SCOPES = (WRITE_SCOPE, "patient/ServiceRequest.c", "patient/Task.c")
+FOLLOW_UP_WRITE_SCOPE = "patient/QuestionnaireResponse.c"  # the follow-up questionnaire (ANZCA PS12 1.3)
 IDENTITY_SCOPES = ("openid", "fhirUser")
 
 
@@ -65,6 +67,9 @@ class SmartSettings(BaseSettings):
     write_orders: bool = Field(
         True,
         description="request patient/MedicationRequest.c, ServiceRequest.c and Task.c to write draft order sets",
+    )
+    write_follow_ups: bool = Field(
+        True, description="request patient/QuestionnaireResponse.c to write follow-up questionnaires"
     )
     refresh: bool = Field(True, description="request online_access so expired tokens can be refreshed")
     session_secret: str | None = Field(None, description="key signing the session cookie; required unless dev_mode")
@@ -178,6 +183,8 @@ class SmartSettings(BaseSettings):
         scopes = ["launch" if ehr_launch else "launch/patient", *IDENTITY_SCOPES, *READ_SCOPES]
         if self.write_orders:
             scopes += WRITE_SCOPES
+        if self.write_follow_ups:
+            scopes.append(FOLLOW_UP_WRITE_SCOPE)
         if self.refresh:
             scopes.append("online_access" if ehr_launch else "offline_access")
         return " ".join(scopes)

@@ -19,6 +19,7 @@ from smart_app.core.outcomes import Citation, Outcome, Severity, Status
 from smart_app.core.protocols import ProtocolAssessment, find_protocol
 from smart_app.core.safety import BaselineTestStatus
 from smart_app.core.safety.catalogue import spec
+from smart_app.core.safety.rules.sedation import rescue_caution
 from smart_app.fhir.orders import OrderSet, build_order_set
 from smart_app.smart.oauth import TokenSet
 from smart_app.smart.patient_data import PatientData
@@ -34,6 +35,10 @@ SEVERITY_LABELS: dict[Severity, str] = {
 OVERRIDE_REQUIRED = (
     "Confirm the override: this protocol is not recommended for this patient (see the reasons above). "
     "Tick the confirmation box and write your reason to write the draft orders anyway."
+)
+FOLLOW_UP_UNAVAILABLE = (
+    "Writing follow-up questionnaires is unavailable: the EHR did not grant patient/QuestionnaireResponse.c. "
+    "The follow-up page shows the response as FHIR JSON to copy instead."
 )
 WRITE_UNAVAILABLE = (
     "Writing orders is unavailable: the EHR did not grant patient/MedicationRequest.c. "
@@ -106,6 +111,7 @@ class BaselineView:
 
 def source_view(citation: Citation) -> SourceView:
     text = ", ".join(p for p in (citation.short, citation.section, citation.lines) if p)
+    text += " (external source)" if citation.external else ""
     return SourceView(text, citation.grade or "no grade given by the source", citation.title, citation.url)
 
 
@@ -357,6 +363,7 @@ def protocol_page(
             requester=requester,
             override_reason=override_reason,
             baseline_mme_per_day=level.total if level.complete else None,
+            rescue_caution=rescue_caution(assessment.outcomes),
         )
     draft = _draft(order_set) if order_set is not None else None
     can_write = tokens.scope.can_write_medication_request

@@ -6,13 +6,16 @@
             sources, ketamine treatments and pain scores, baseline ECG/LFT, the checklist of every rule
 /protocols  protocol builder: GET choose and preview (and, with `receipt`, what a write put in the EHR); POST
             write the protocol's draft orders once per form (CSRF-protected, one-time form token, redirect after)
+/follow-up  follow-up questionnaire: GET the form and the response review, POST write the QuestionnaireResponse
+            once per form (CSRF-protected, one-time form token, redirect after; shown as JSON to copy without
+            patient/QuestionnaireResponse.c)
+/error      the error pages by name
+/.well-known/jwks.json  the public signing key, for registering a confidential-asymmetric client with the EHR
 
 Embedding: the session cookie is SameSite=None; Secure; Partitioned over https (settings.same_site), so the app
 works in a cross-site EHR frame; CSP frame-ancestors limits who may frame it (settings.frame_ancestors). CSRF does
 not rely on SameSite: every POST must carry its form's token and, when the browser says where it came from
 (Sec-Fetch-Site, else Origin), come from the app's own origin.
-/error      the error pages by name
-/.well-known/jwks.json  the public signing key, for registering a confidential-asymmetric client with the EHR
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import logging
 import re
 import secrets
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,9 +38,9 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from smart_app.config import LocalDefaults, local_defaults
-from smart_app.fhir.client import FhirClient
+from smart_app.fhir.client import FhirClient, FhirWriteError
+from smart_app.smart import follow_up, views
 from smart_app.smart import overview as overview_page
-from smart_app.smart import views
 from smart_app.smart.cookies import session_cookie
 from smart_app.smart.discovery import DiscoveryError, fetch_smart_configuration
 from smart_app.smart.errors import ERRORS
@@ -404,6 +408,89 @@ def create_smart_app(
         if not outcome.written:
             return error_page(request, "fhir-error", f"The draft orders were not written: {outcome.problem}.")
         return see_receipt(request, record)
+
+    # Follow-up forms already written, by form nonce (this worker): a second submission of the same form shows the
+    # first one's result instead of writing again. The response also carries the nonce as its identifier.
+    follow_ups_written: OrderedDict[str, str] = OrderedDict()
+    written_max = 10_000
+
+    def follow_up_form_token(session: Session, page: follow_up.FollowUpPage) -> str | None:
+        if not page.can_write:
+            return None
+        assert session.tokens is not None and session.tokens.context.patient is not None
+        return issue_form_token(
+            settings.effective_session_secret,
+            session_id=session.id,
+            patient=session.tokens.context.patient,
+            protocol_id=follow_up.FORM,
+        )
+
+    @app.get("/follow-up", name="follow_up")
+    async def follow_up_form(request: Request, written: str | None = None) -> Response:
+        try:
+            session, data = await authorized(request)
+        except _Failure as exc:
+            return error_page(request, exc.kind, exc.reason)
+        assert session.tokens is not None
+        page = follow_up.follow_up_page(data, session.tokens, defaults or local_defaults())
+        page = follow_up.with_form(page, follow_up_form_token(session, page), written=written)
+        context = {"page": page, "context": session.tokens.context, "csrf_token": session.csrf_token}
+        return render(request, "follow_up.html", context)
+
+    def see_follow_up(request: Request, reference: str) -> Response:
+        url = str(request.url_for("follow_up").include_query_params(written=reference))
+        response = RedirectResponse(url, status_code=303)
+        response.headers.update(_SECURITY_HEADERS)
+        return response
+
+    @app.post("/follow-up", name="write_follow_up")
+    async def write_follow_up(request: Request) -> Response:
+        form = await request.form()
+        answers = {key: value for key, value in form.items() if isinstance(value, str)}
+        session = await current(request)
+        if session is not None and not secrets.compare_digest(answers.get("csrf_token", ""), session.csrf_token):
+            return error_page(request, "csrf")
+        try:
+            session, data = await authorized(request)
+        except _Failure as exc:
+            return error_page(request, exc.kind, exc.reason)
+        tokens, config = session.tokens, session.config
+        assert tokens is not None and config is not None and tokens.context.patient is not None
+        page = follow_up.follow_up_page(data, tokens, defaults or local_defaults())
+        nonce = None
+        if page.can_write:
+            token = answers.get("form_token", "")
+            issued = read_form_token(
+                settings.effective_session_secret,
+                token,
+                max_age_s=settings.session_ttl_seconds,
+                session_id=session.id,
+                patient=tokens.context.patient,
+                protocol_id=follow_up.FORM,
+            )
+            if issued is None:
+                return error_page(request, "form-expired")
+            nonce = issued.nonce
+            if nonce in follow_ups_written:  # submitted before: show what that submission wrote
+                return see_follow_up(request, follow_ups_written[nonce])
+            page = follow_up.with_form(page, token)
+        page, resource = follow_up.submitted(page, answers, tokens, author=fhir_user(tokens.id_token), nonce=nonce)
+        context = {"page": page, "context": tokens.context, "csrf_token": session.csrf_token}
+        if resource is None or nonce is None:  # an answer to correct, or no write scope (the JSON is shown to copy)
+            return render(request, "follow_up.html", context, 400 if page.problems else 200)
+        async with FhirClient(config.issuer, access_token=tokens.access_token, transport=transport) as fhir:
+            try:
+                created = await fhir.create(resource)
+            except FhirWriteError as exc:
+                if exc.status == 401:  # the EHR revoked or expired the token early
+                    await store.delete(session)
+                    return error_page(request, "session-expired", "The follow-up was not written.")
+                return error_page(request, "fhir-error", f"The follow-up was not written: {exc}.")
+        reference = f"QuestionnaireResponse/{created.get('id', '')}"
+        follow_ups_written[nonce] = reference
+        while len(follow_ups_written) > written_max:
+            follow_ups_written.popitem(last=False)
+        return see_follow_up(request, reference)
 
     @app.get("/.well-known/jwks.json", name="jwks")
     async def jwks() -> Response:

@@ -12,7 +12,7 @@ from typing import Any
 from smart_app.cds_hooks.cards import checklist_card, outcome_card
 from smart_app.cds_hooks.registry import ServiceCall, ServiceResult
 from smart_app.cds_hooks.services.common import assessment_for, links_for
-from smart_app.cds_hooks.services.suggestions import protocol_card, test_suggestions
+from smart_app.cds_hooks.services.suggestions import plan_suggestions, protocol_card
 from smart_app.core.alerts import Hook, ketamine_alerts
 from smart_app.core.assessment import Assessment
 from smart_app.core.outcomes import Outcome
@@ -43,15 +43,17 @@ def ketamine_cards(call: ServiceCall, hook: Hook) -> ServiceResult:
     shown = (lambda o: memory.shown(call.request, o)) if memory is not None else (lambda _: False)
     alerts = ketamine_alerts(assessment, hook, call.defaults, shown_at_selection=shown)
     if memory is not None and hook == "order-select":
-        memory.remember(call.request, alerts.cards)
+        # A carried outcome was shown too (on its host card): not repeated on a card of its own at order-sign.
+        memory.remember(call.request, (*alerts.cards, *(o for _, o in alerts.carried)))
     links = links_for(call)
     cards = [
         outcome_card(
             o,
             call.defaults,
-            suggestions=test_suggestions(o, call),
+            suggestions=[s for x in (o, *alerts.carried_by(o.rule_id)) for s in plan_suggestions(x, call)],
             links=links,
             extension=_extension(o, assessment),
+            carried=alerts.carried_by(o.rule_id),
         )
         for o in alerts.cards
     ]

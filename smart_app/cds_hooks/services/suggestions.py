@@ -26,7 +26,8 @@ from smart_app.cds_hooks.services.common import links_for
 from smart_app.core.assessment import Assessment
 from smart_app.core.outcomes import PLAN_LABELS, Outcome, PlanKey, fit_summary
 from smart_app.core.protocols import suggested_protocols
-from smart_app.fhir.orders import TEST_PLANS, build_order_set, test_orders
+from smart_app.core.safety.rules.sedation import rescue_caution
+from smart_app.fhir.orders import MEDICATION_PLANS, TEST_PLANS, build_order_set, medication_orders, test_orders
 
 _REQUESTER = re.compile(r"^(Practitioner|PractitionerRole)/[A-Za-z0-9\-.]{1,64}$")
 
@@ -48,6 +49,15 @@ def test_suggestions(outcome: Outcome, call: ServiceCall) -> list[Suggestion]:
         return []
     orders = test_orders(planned, patient_reference=_patient(call), on=call.on)
     return [create_suggestion(PLAN_LABELS[key], resources, recommended=True) for key, resources in orders.items()]
+
+
+def plan_suggestions(outcome: Outcome, call: ServiceCall) -> list[Suggestion]:
+    """Every order a fired outcome plans for: its tests, and its medication orders (e.g. naloxone)."""
+    reason = f"{outcome.rule_id}: {outcome.summary}"
+    planned: dict[PlanKey, list[str]] = {key: [reason] for key in outcome.plans if key in MEDICATION_PLANS}
+    orders = medication_orders(planned, patient_reference=_patient(call), on=call.on) if planned else {}
+    medications = [create_suggestion(PLAN_LABELS[k], r, recommended=True) for k, r in orders.items()]
+    return test_suggestions(outcome, call) + medications
 
 
 def protocol_card(assessment: Assessment, call: ServiceCall, replace: Sequence[str] = ()) -> Card | None:
@@ -82,6 +92,7 @@ def protocol_card(assessment: Assessment, call: ServiceCall, replace: Sequence[s
             on=call.on,
             requester=_requester(call),
             baseline_mme_per_day=baseline,
+            rescue_caution=rescue_caution(assessment.outcomes),
         )
         if not order_set.medication_requests:
             continue

@@ -5,6 +5,9 @@ categories of FHIR data it reads (`needs`: when one was unavailable, a rule that
 found"), the passages it rests on, the local defaults it uses, and how a fired outcome bears on the protocols.
 Presenters and the alert policy read these fields; they never infer meaning from a rule id.
 
+`opioid_order` marks the opioid rules that also judge an opioid being ordered: the opioid MME order-sign service
+shows them (core/alerts.py `opioid_alerts`), not only the ketamine services.
+
 `reminder` marks the procedural rules whose data an EHR record can rarely hold (written off-label consent, fasting
 status, a negotiated opioid plan). They belong in the app's checklist and in the protocol order set's instructions,
 not on a card for every order: see README "Alert policy".
@@ -37,6 +40,10 @@ class RuleSpec:
     local_defaults: tuple[str, ...] = ()  # LocalDefaults settings the rule may use
     protocol_effect: ProtocolEffect = "none"
     reminder: bool = False
+    opioid_order: bool = False  # also shown at the opioid MME order-sign service
+    # Cards that, when shown, carry this rule's plans (suggestions) instead of a card of its own, because they
+    # already state its reason ("MME": the MME card at or above the first level). Fewer cards, same actions.
+    carried_by: tuple[str, ...] = ()
 
 
 _CONDITIONS: frozenset[Need] = frozenset({"Condition"})
@@ -169,8 +176,14 @@ RULES: tuple[RuleSpec, ...] = (
         "baseline-test",
         "patient",
         frozenset({"Condition", "Observation", *_HISTORY}),
-        (sources.ASRA_T6_TESTS, sources.ASRA_Q5),
-        ("lft_lookback_days", "high_dose_rate_mg_per_kg_h", "repeat_course_days"),
+        (sources.ASRA_T6_TESTS, sources.ASRA_Q5, sources.ASRA_LIVER_REPEAT, sources.ASRA_CUMULATIVE),
+        (
+            "lft_lookback_days",
+            "high_dose_rate_mg_per_kg_h",
+            "repeat_course_days",
+            "multiday_course_hours",
+            "cumulative_ketamine_mg_30d",
+        ),
     ),
     RuleSpec(
         "DOSE-BOLUS",
@@ -218,6 +231,19 @@ RULES: tuple[RuleSpec, ...] = (
         "caution",
     ),
     RuleSpec(
+        "FREQ-RESPONSE",
+        "Response documented before the next treatment of a series (ASRA: not by rote)",
+        "procedure",
+        "patient",
+        # Not applicable rests on the treatment history alone; missing pain scores or follow-ups are judged in the
+        # rule (a course with nothing documented and those data unavailable is not-evaluable, never "no response").
+        _HISTORY,
+        (sources.ASRA_Q8_RESPONSE, sources.ASRA_Q3_REASSESS, sources.ASRA_T6_RESPONSE, sources.ANZCA_PS_1_3),
+        ("course_gap_days",),
+        "caution",
+        carried_by=("FREQ",),  # the treatments-per-year card already asks to document the response
+    ),
+    RuleSpec(
         "ORAL",
         "Oral or sublingual ketamine",
         "precaution",
@@ -251,6 +277,46 @@ RULES: tuple[RuleSpec, ...] = (
         _MEDICATIONS,
         (sources.ANZCA_PS_3_4_1, sources.ISCRR_OPIOID_NAIVE),
         reminder=True,
+    ),
+    RuleSpec(
+        "OPI-BASELINE",
+        "Opioid load at the first ketamine treatment of a course kept (ASRA: >= 20% reduction is a response)",
+        "opioid",
+        "patient",
+        _MEDICATIONS,
+        (sources.ASRA_Q8_RESPONSE,),
+        ("mme_table", "course_gap_days", "timeline_assumed_days"),
+    ),
+    RuleSpec(
+        "POST-TAPER",
+        "Opioid ordered after a substantial fall in MME/day, or far above the recent dose",
+        "opioid",
+        "patient",
+        _MEDICATIONS,
+        (sources.ISCRR_REINTRODUCTION, sources.CDC_2022_NALOXONE),
+        ("post_taper_lookback_days", "post_taper_fall_percent", "opioid_increase_ratio", "timeline_assumed_days"),
+        opioid_order=True,
+    ),
+    RuleSpec(
+        "OPI-BZD",
+        "Opioid with a benzodiazepine (sedation and respiratory depression; ketamine adds)",
+        "opioid",
+        "patient",
+        _MEDICATIONS,
+        (sources.CDC_2022_BENZODIAZEPINES, sources.ASRA_INTERACTION),
+        protocol_effect="caution",
+        opioid_order=True,
+    ),
+    RuleSpec(
+        "OPI-NALOXONE",
+        "Naloxone offered where CDC 2022 calls for it (>= 50 MME/day, with a benzodiazepine, or after a taper)",
+        "opioid",
+        "patient",
+        _MEDICATIONS,
+        (sources.CDC_2022_NALOXONE,),
+        ("mme_table", "mme_precaution_threshold"),
+        opioid_order=True,
+        carried_by=("OPI-BZD", "POST-TAPER", "OPI-1SPECIES", "MME"),
     ),
 )
 

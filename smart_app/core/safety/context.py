@@ -9,10 +9,12 @@ from datetime import datetime
 
 from smart_app.config import LocalDefaults
 from smart_app.core.mme.report import MmeReport
+from smart_app.core.mme.timeline import MmeTimeline
 from smart_app.core.model import PatientRecord
 from smart_app.core.outcomes import Citation, Evidence, Missing, Outcome, PlanKey, Severity, fit_summary
 from smart_app.core.safety.catalogue import spec
 from smart_app.core.safety.evidence import ConditionMatch, active_conditions
+from smart_app.core.safety.exposure import KetamineExposure
 from smart_app.core.safety.history import TreatmentHistory
 from smart_app.core.safety.ketamine_order import KetamineOrder
 from smart_app.core.safety.vitals import WeightReading
@@ -28,6 +30,8 @@ class SafetyContext:
     orders: tuple[KetamineOrder, ...]
     history: TreatmentHistory  # ketamine treatments of the last 365 days (read once for every rule)
     mme: MmeReport | None = None
+    exposure: KetamineExposure | None = None  # ketamine given and ordered over 30/365 days (engine computes it)
+    timeline: MmeTimeline | None = None  # MME/day over time, drafts left out (engine computes it)
 
     def conditions(self, *value_sets: str) -> list[ConditionMatch]:
         return active_conditions(self.record, value_sets, self.on, self.settings)

@@ -14,14 +14,17 @@ from datetime import UTC, datetime
 
 from smart_app.config import LocalDefaults
 from smart_app.core.mme.report import MmeReport
+from smart_app.core.mme.timeline import MmeTimeline, mme_timeline
 from smart_app.core.model import MedicationUse, PatientRecord
 from smart_app.core.outcomes import Evidence, Missing, Outcome, sort_fired
 from smart_app.core.safety.catalogue import RULES, spec
 from smart_app.core.safety.context import SafetyContext
+from smart_app.core.safety.exposure import KetamineExposure, ketamine_exposure
 from smart_app.core.safety.history import YEAR_DAYS, treatment_history
 from smart_app.core.safety.ketamine_order import KetamineOrder, is_ketamine, read_order
 from smart_app.core.safety.rules import (
     aspiration,
+    baseline_mme,
     baseline_tests,
     cardiovascular,
     consent,
@@ -31,10 +34,13 @@ from smart_app.core.safety.rules import (
     hepatic,
     neuro_ocular,
     opioids,
+    post_taper,
     pregnancy,
     psychiatric,
     rescue,
+    response,
     route,
+    sedation,
     substance,
 )
 from smart_app.core.safety.rules.baseline_tests import BaselineTestStatus
@@ -52,7 +58,11 @@ CHECKS: tuple[Callable[[SafetyContext], list[Outcome]], ...] = (
     consent.check,
     aspiration.check,
     frequency.check,
+    response.check,
     opioids.check,
+    baseline_mme.check,
+    post_taper.check,
+    sedation.check,
     dosing.check,
     route.check,
 )
@@ -67,6 +77,8 @@ class SafetyReport:
     ketamine_orders: tuple[KetamineOrder, ...]
     baseline_tests: tuple[BaselineTestStatus, ...]
     evaluated_at: datetime
+    exposure: KetamineExposure  # ketamine given and ordered over 30 and 365 days, and what the drafts plan
+    timeline: MmeTimeline  # opioid MME/day over time (drafts left out): OPI-BASELINE and POST-TAPER read it
 
     @property
     def findings(self) -> tuple[Outcome, ...]:
@@ -131,8 +143,19 @@ def evaluate(
     age = record.demographics.age_on(when.date())
     orders = tuple(read_order(d) for d in drafts if is_ketamine(d))
     history = treatment_history(record, when, YEAR_DAYS)
+    exposure = ketamine_exposure(record, orders, when, weight.kg if weight else None)
+    timeline = mme_timeline(record.medications, on=when, settings=settings)
     ctx = SafetyContext(
-        record=record, on=when, settings=settings, age=age, weight=weight, orders=orders, history=history, mme=mme
+        record=record,
+        on=when,
+        settings=settings,
+        age=age,
+        weight=weight,
+        orders=orders,
+        history=history,
+        mme=mme,
+        exposure=exposure,
+        timeline=timeline,
     )
     outcomes: list[Outcome] = []
     for check in CHECKS:
@@ -147,4 +170,6 @@ def evaluate(
         ketamine_orders=orders,
         baseline_tests=statuses,
         evaluated_at=when,
+        exposure=exposure,
+        timeline=timeline,
     )

@@ -8,6 +8,7 @@ from typing import Any
 from smart_app.core.outcomes import Evidence, Outcome
 from smart_app.core.safety.catalogue import spec
 from smart_app.core.safety.engine import SafetyReport
+from smart_app.core.safety.exposure import KetamineExposure
 from smart_app.core.safety.ketamine_order import KetamineOrder
 
 
@@ -68,6 +69,24 @@ def order_to_json(o: KetamineOrder, weight_kg: float | None) -> dict[str, Any]:
     }
 
 
+def exposure_to_json(exposure: KetamineExposure) -> dict[str, Any]:
+    """Ketamine given and ordered over 30 and 365 days, and what the draft orders plan (PRE-LFT reads it)."""
+    return {
+        "windows": [
+            {
+                "days": w.days,
+                "treatment_days": w.treatment_days,
+                "total_mg": w.total_mg,
+                "complete": w.complete,
+                "unknown": list(w.unknown),
+                "sentence": w.sentence(),
+            }
+            for w in exposure.windows
+        ],
+        "planned": [{"reference": p.reference, "days": p.days, "mg": p.mg, "how": p.how} for p in exposure.planned],
+    }
+
+
 def safety_report_to_json(report: SafetyReport) -> dict[str, Any]:
     """`findings`: the fired outcomes (what would interrupt a clinician); `checks`: every rule's outcome."""
     return {
@@ -76,6 +95,7 @@ def safety_report_to_json(report: SafetyReport) -> dict[str, Any]:
         "weight_kg": report.weight_kg,
         "weight_evidence": evidence_to_json(report.weight_evidence) if report.weight_evidence else None,
         "ketamine_orders": [order_to_json(o, report.weight_kg) for o in report.ketamine_orders],
+        "ketamine_exposure": exposure_to_json(report.exposure),
         "findings": [outcome_to_json(o) for o in report.findings],
         "checks": [outcome_to_json(o) for o in report.outcomes],
         "baseline_tests": [

@@ -136,6 +136,25 @@ ASRA_Q5 = Citation(
     "baseline ECG testing may be considered to exclude individuals with uncontrolled ischemic heart disease",
 )
 
+ASRA_LIVER_REPEAT = Citation(
+    "ASRA",
+    "Guideline Question 5",
+    "L1399–1411",
+    None,
+    "In the 6 patients who received their second treatment 16 days after the first, 1 patient developed severe "
+    "hypertension, and 3 patients developed dramatic elevations (≥3 times baseline) in liver enzymes ... "
+    "approximately 10% of individuals receiving high-dose ketamine infusions will experience significant increases "
+    "in liver enzymes",
+)
+ASRA_CUMULATIVE = Citation(
+    "ASRA",
+    "Guideline Question 2",
+    "L1211–1214",
+    None,
+    "the possible cumulative risks (drug-induced cystitis) and effects (hepatic dysfunction) of chronic "
+    "administration should be taken into consideration when embarking on a scheduled multiday infusion regimen",
+)
+
 # --- Dosing, setting, frequency ----------------------------------------------------------------------------------
 # The dose-limit passages live with the limits themselves (mappings/ketamine_limits.json), so a limit and the
 # passage that sets it are corrected together.
@@ -172,6 +191,41 @@ ASRA_Q8 = Citation(
     "limiting these to no more than 6 to 12 treatments per year is reasonable",
 )
 
+ASRA_Q3_REASSESS = Citation(
+    "ASRA",
+    "Guideline Question 3",
+    "L1287–1289",
+    "Grade C, low certainty",
+    "start dosing with a single, outpatient infusion at a minimum dose of 80 mg lasting more than 2 hours and "
+    "reassess before initiating further treatments",
+)
+ASRA_Q8_RESPONSE = Citation(
+    "ASRA",
+    "Guideline Question 8",
+    "L1611–1620",
+    "Grade C, low to moderate certainty",
+    "a positive outcome be considered as 30% pain relief or greater in conjunction with patient satisfaction and/or "
+    "more objective indicators of meaningful benefit, such as a 12.8% improvement in Oswestry Disability Index score "
+    "in a patient with back pain or a 20% or greater reduction in opioid use ... a consecutive 'series' of infusions "
+    "should not be administered by rote, but rather tailored to patient response",
+)
+ASRA_T6_RESPONSE = Citation(
+    "ASRA",
+    "Table 6, Positive response",
+    "L1687–1691, L1725",
+    "Grade C, low-to-moderate certainty",
+    "A positive response should include objective measures of benefit in addition to satisfaction such as ≥30% "
+    "decrease in pain score or comparable validated measures for different conditions",
+)
+ANZCA_PS_1_3 = Citation(
+    "ANZCA-PS",
+    "1.3",
+    "L105–107",
+    None,
+    "the condition of such use should involve systematic reporting of effectiveness and safety outcomes so that an "
+    "evidence base can be developed",
+)
+
 # --- Opioids ------------------------------------------------------------------------------------------------------
 ANZCA_PS_3_4_1 = Citation(
     "ANZCA-PS",
@@ -194,6 +248,46 @@ ISCRR_OPIOID_NAIVE = Citation(
     "L1397–1399",
     None,
     "once patients have achieved opioid withdrawal, they essentially become 'opioid naïve'",
+)
+ISCRR_REINTRODUCTION = Citation(
+    "ISCRR",
+    "Opioid reduction",
+    "L1397–1399",
+    None,
+    "once patients have achieved opioid withdrawal, they essentially become 'opioid naïve' and close monitoring of "
+    "their analgesic medication is essential to ensure that re-introduction of opioids are managed carefully to "
+    "avoid opioid toxicity or overdose",
+)
+
+ASRA_INTERACTION = Citation(
+    "ASRA",
+    "Guideline Question 6",
+    "L1490–1492",
+    None,
+    "Specific concerns regarding the monitoring of ketamine administration include airway protection, cardiovascular "
+    "stimulation, the potential interaction of ketamine with concomitantly administered medications that may enhance "
+    "certain effects (eg, midazolam), and the treatment of adverse effects.",
+)
+# CDC 2022 is outside the five guideline documents (mappings/guidelines.json marks it external): it is the source
+# of the MME factors, and the one source here on opioids taken with benzodiazepines and on naloxone. No line refs:
+# it is not one of the seed texts.
+CDC_2022_BENZODIAZEPINES = Citation(
+    "CDC-2022",
+    "Recommendation 11",
+    None,
+    "Recommendation category B, evidence type 3",
+    "Clinicians should use particular caution when prescribing opioid pain medication and benzodiazepines "
+    "concurrently and consider whether benefits outweigh risks of concurrent prescribing of opioids and other central "
+    "nervous system depressants.",
+)
+CDC_2022_NALOXONE = Citation(
+    "CDC-2022",
+    "Recommendation 8",
+    None,
+    "Recommendation category A, evidence type 4",
+    "Before starting and periodically during continuation of opioid therapy, clinicians should evaluate risk for "
+    "opioid-related harms and discuss risk with patients. Clinicians should work with patients to incorporate into "
+    "the management plan strategies to mitigate risk, including offering naloxone.",
 )
 
 # --- Routes --------------------------------------------------------------------------------------------------------

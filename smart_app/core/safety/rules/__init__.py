@@ -15,6 +15,10 @@
 | baseline_tests    | PRE-ECG, PRE-LFT, PRE-NONE (`assess`)           |
 | dosing            | DOSE-BOLUS, DOSE-RATE, DOSE-MIN, DOSE-ESKETAMINE |
 | frequency         | FREQ                                            |
+| response          | FREQ-RESPONSE                                   |
 | opioids           | OPI-1SPECIES, OPI-PLAN                          |
+| baseline_mme      | OPI-BASELINE                                    |
+| post_taper        | POST-TAPER                                      |
+| sedation          | OPI-BZD, OPI-NALOXONE                           |
 | route             | ORAL, ROUTE-NEURAX                              |
 """

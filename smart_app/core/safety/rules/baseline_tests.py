@@ -31,6 +31,14 @@ _LFT_GUIDELINE = (
 )
 
 
+_CUMULATIVE = (
+    "ASRA: after a second 100-hour infusion 16 days after the first (mean 1813 mg), 3 of 6 patients had liver enzymes "
+    "at 3 times baseline or more; about 10% of people receiving high-dose infusions have significant rises "
+    "(L1399-1411). The cumulative risks (cystitis, hepatic dysfunction) of serial infusions should be considered "
+    "before a scheduled multiday regimen (L1211-1214)."
+)
+
+
 @dataclass(frozen=True, slots=True)
 class BaselineTestStatus:
     test: Literal["ECG", "LFT"]
@@ -71,11 +79,18 @@ def _ecg_status(ctx: SafetyContext) -> tuple[BaselineTestStatus, list[Evidence]]
     return status, trigger_evidence
 
 
-def _high_dose(ctx: SafetyContext) -> tuple[list[str], list[Missing]]:
-    """Reasons the regimen counts as 'high doses at frequent intervals', and what kept it from being judged."""
+def _high_dose(ctx: SafetyContext) -> tuple[list[str], list[Missing], list[str], list[Evidence]]:
+    """Reasons the regimen counts as 'high doses at frequent intervals', and what kept it from being judged.
+
+    Each part is a local definition (ASRA gives no number): a high ordered rate; another course within the
+    repeat window; a multi-day or serial course ordered at once; the ketamine of the last 30 days, given, ordered
+    and planned, at or above a cumulative amount. Also returns the local defaults behind the reasons and the
+    treatments that made the regimen frequent."""
     s = ctx.settings
     reasons: list[str] = []
     missing: list[Missing] = []
+    used: list[str] = []
+    evidence: list[Evidence] = []
     for order in ctx.orders:
         highest = order.highest_rate(ctx.weight_kg)
         rate = highest.mg_per_kg(ctx.weight_kg) if highest else None
@@ -83,16 +98,50 @@ def _high_dose(ctx: SafetyContext) -> tuple[list[str], list[Missing]]:
             missing.append(Missing("body-weight", f"whether {order.reference} is a high dose (mg/kg/h) needs a weight"))
         if rate is not None and rate > s.high_dose_rate_mg_per_kg_h:
             reasons.append(f"ordered rate {rate:.2g} mg/kg/h (high dose: {ctx.local('high_dose_rate_mg_per_kg_h')})")
-    if ctx.orders:
-        recent = ctx.history.since((ctx.on - timedelta(days=s.repeat_course_days)).date())
-        if recent:
+            used.append("high_dose_rate_mg_per_kg_h")
+        if order.drug == "ketamine" and order.duration_h is not None and order.duration_h >= s.multiday_course_hours:
             reasons.append(
-                f"another ketamine course on {recent[-1]:%Y-%m-%d} (frequent: {ctx.local('repeat_course_days')})"
+                f"multi-day infusion ordered: {order.duration_h:g} h (multi-day: {ctx.local('multiday_course_hours')})"
             )
-    return reasons, missing
+            used.append("multiday_course_hours")
+        elif order.drug == "ketamine" and order.is_serial:
+            reasons.append(f"serial course ordered: {order.sessions} sessions (ASRA: serial infusions)")
+    if not ctx.orders:
+        return reasons, missing, used, evidence
+    since = (ctx.on - timedelta(days=s.repeat_course_days)).date()
+    recent = ctx.history.since(since)
+    if recent:
+        reasons.append(
+            f"another ketamine course on {recent[-1]:%Y-%m-%d} (frequent: {ctx.local('repeat_course_days')})"
+        )
+        used.append("repeat_course_days")
+        evidence.extend(e for e in ctx.history.evidence if e.date is not None and e.date.date() >= since)
+    exposure = ctx.exposure
+    if exposure is not None:
+        month = exposure.window(30)
+        total = month.total_mg + exposure.planned_mg
+        if total >= s.cumulative_ketamine_mg_30d:
+            bound = "at least " if month.unknown or exposure.planned_unknown else ""
+            reasons.append(
+                f"{bound}{total:.0f} mg of ketamine in 30 days with this order ({month.sentence()}; planned "
+                f"{exposure.planned_mg:.0f} mg; high: {ctx.local('cumulative_ketamine_mg_30d')})"
+            )
+            used.append("cumulative_ketamine_mg_30d")
+            if not recent:
+                evidence.extend(exposure.evidence(30))
+    return reasons, missing, used, evidence
 
 
-def _lft_status(ctx: SafetyContext) -> tuple[BaselineTestStatus, list[Evidence], list[Missing]]:
+@dataclass(frozen=True, slots=True)
+class _LftFacts:
+    status: BaselineTestStatus
+    triggers: list[Evidence]
+    missing: list[Missing]
+    defaults: tuple[str, ...]  # local defaults behind the reasons
+    regimen_only: bool  # needed only because of the regimen (high dose, multi-day, frequent), not a liver risk
+
+
+def _lft_status(ctx: SafetyContext) -> _LftFacts:
     matches = ctx.conditions("severe-liver-disease", "chronic-hepatitis", "liver-disease", "alcohol-use-disorder")
     reasons = [m.condition.code.label for m in matches]
     trigger_evidence = [m.evidence for m in matches]
@@ -100,15 +149,17 @@ def _lft_status(ctx: SafetyContext) -> tuple[BaselineTestStatus, list[Evidence],
     abnormal = [t for t in tests if t.abnormal]
     if abnormal:
         reasons.append("abnormal liver tests: " + ", ".join(t.analyte for t in abnormal))
-    high_dose, missing = _high_dose(ctx)
+    high_dose, missing, used, frequent = _high_dose(ctx)
     reasons.extend(high_dose)
+    trigger_evidence.extend(frequent)
     have = {t.analyte for t in tests}
     satisfied_by = [t.evidence for t in tests] if {"ALT", "AST"} <= have else []
     drafted = [_draft_evidence(o) for o in _drafted(ctx, "alt")]
     status = BaselineTestStatus(
         "LFT", bool(reasons), tuple(dict.fromkeys(reasons)), tuple(satisfied_by + drafted), "lft_lookback_days"
     )
-    return status, trigger_evidence, missing
+    defaults = ("lft_lookback_days", *dict.fromkeys(used))
+    return _LftFacts(status, trigger_evidence, missing, defaults, bool(high_dose) and not (matches or abnormal))
 
 
 def _ecg(ctx: SafetyContext) -> tuple[Outcome, BaselineTestStatus]:
@@ -164,7 +215,9 @@ def _ecg(ctx: SafetyContext) -> tuple[Outcome, BaselineTestStatus]:
 
 
 def _lft(ctx: SafetyContext) -> tuple[Outcome, BaselineTestStatus]:
-    status, triggers, missing = _lft_status(ctx)
+    facts = _lft_status(ctx)
+    status, triggers, missing, defaults = facts.status, facts.triggers, facts.missing, facts.defaults
+    risk = "High doses at frequent intervals" if facts.regimen_only else "Liver risk"
     window = ctx.local("lft_lookback_days")
     if not status.needed:
         if missing:
@@ -193,8 +246,8 @@ def _lft(ctx: SafetyContext) -> tuple[Outcome, BaselineTestStatus]:
                     "PRE-LFT",
                     "Liver function tests ordered with this order",
                     [*status.satisfied_by, *triggers],
-                    detail=f"Liver risk ({why}). {_LFT_GUIDELINE}",
-                    local_defaults=("lft_lookback_days",),
+                    detail=f"{risk} ({why}). {_LFT_GUIDELINE}",
+                    local_defaults=defaults,
                 ),
                 status,
             )
@@ -203,22 +256,25 @@ def _lft(ctx: SafetyContext) -> tuple[Outcome, BaselineTestStatus]:
             "PRE-LFT",
             "info",
             "Baseline liver tests on file; order post-infusion liver tests",
-            f"Liver risk ({why}). ALT and AST are within the look-back window ({window}); plan liver tests after the "
-            f"infusion. {_LFT_GUIDELINE}",
+            f"{risk} ({why}). ALT and AST are within the look-back window ({window}); plan liver tests after the "
+            f"infusion or course. {_LFT_GUIDELINE}",
             [*status.satisfied_by, *triggers],
             wording="should be considered case-by-case",
-            local_defaults=("lft_lookback_days",),
+            local_defaults=defaults,
             plans=("order-lft-post",),
         )
         return outcome, status
     outcome = fired(
         "PRE-LFT",
         "warning",
-        "Baseline and post-infusion liver tests recommended: liver risk and no recent ALT/AST",
-        f"Liver risk ({why}). No ALT and AST pair within the look-back window ({window}). {_LFT_GUIDELINE}",
+        "Baseline and post-infusion liver tests recommended: "
+        + ("multi-day, serial or high-dose course" if facts.regimen_only else "liver risk")
+        + " and no recent ALT/AST",
+        f"{risk} ({why}). No ALT and AST pair within the look-back window ({window}). {_LFT_GUIDELINE}"
+        + (f" {_CUMULATIVE}" if facts.regimen_only else ""),
         [*triggers, Evidence("(absent)", "no ALT and AST within the look-back window")],
         wording="should be considered case-by-case",
-        local_defaults=("lft_lookback_days",),
+        local_defaults=defaults,
         plans=("order-lft-baseline", "order-lft-post"),
     )
     return outcome, status
