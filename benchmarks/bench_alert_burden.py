@@ -174,6 +174,18 @@ def ketamine(
     }
 
 
+def liver_test(code: str, display: str) -> Resource:
+    """A draft ServiceRequest for a liver test, as a protocol's order set drafts it beside the ketamine order."""
+    return {
+        "resourceType": "ServiceRequest",
+        "id": f"draft-{code}",
+        "status": "draft",
+        "intent": "order",
+        "subject": _ref(),
+        "code": {"coding": [{"system": LOINC, "code": code, "display": display}]},
+    }
+
+
 def days_ago(days: int, hour: int = 10) -> str:
     """A date-time `days` before today (the service assesses on the day it is called)."""
     when = datetime.now(UTC).replace(hour=hour, minute=0, second=0, microsecond=0) - timedelta(days=days)
@@ -214,7 +226,7 @@ def tapered_off() -> list[Resource]:
 OXY_5 = ("1049621", "oxycodone hydrochloride 5 MG Oral Tablet")
 OXY_ER_20 = ("1049563", "12 HR oxycodone hydrochloride 20 MG Extended Release Oral Tablet")
 OXY_ER_10 = ("1049502", "12 HR oxycodone hydrochloride 10 MG Extended Release Oral Tablet")
-MORPHINE_15 = ("892494", "morphine sulfate 15 MG Oral Tablet")
+MORPHINE_15 = ("892582", "morphine sulfate 15 MG Oral Tablet")  # RxNorm SCD (892494 is a 10 mg ER capsule)
 
 
 @dataclass(frozen=True)
@@ -224,6 +236,8 @@ class Case:
     record: Callable[[], list[Resource]]
     draft: Callable[[], Resource]
     expect: frozenset[str] = field(default_factory=frozenset)  # rule ids that must fire at order-sign
+    # Other drafts of the same ordering session (e.g. the LFTs of a protocol's order set), sent but not selected.
+    with_drafts: Callable[[], list[Resource]] = field(default=lambda: [])
 
 
 def healthy(*extra: Resource, birth: str = "1975-05-01") -> Callable[[], list[Resource]]:
@@ -255,9 +269,10 @@ CASES = (
     Case("correct", "bolus 0.2 mg/kg then 0.5 mg/kg/h", healthy(), lambda: ketamine(bolus_mg=14)),
     Case(
         "correct",
-        "multi-day 0.4 mg/kg/h for 100 h (Noppers)",
+        "multi-day 0.4 mg/kg/h for 100 h (Noppers), with its LFTs",
         healthy(),
         lambda: ketamine(28, hours=100, setting="inpatient"),
+        with_drafts=lambda: [liver_test("1742-6", "ALT"), liver_test("1920-8", "AST")],
     ),
     Case(
         "alert",
@@ -414,9 +429,9 @@ CASES = (
     ),
     Case(
         "alert",
-        "5-day infusion ordered at once",
+        "multi-day 100 h (Noppers) without LFTs",
         healthy(),
-        lambda: ketamine(35, hours=120, setting="inpatient"),
+        lambda: ketamine(28, hours=100, setting="inpatient"),
         frozenset({"PRE-LFT"}),
     ),
     Case(
@@ -482,6 +497,7 @@ class Result:
 
 async def run_case(client: httpx.AsyncClient, alone: httpx.AsyncClient, case: Case) -> Result:
     record, draft = case.record(), case.draft()
+    drafts = [draft, *case.with_drafts()]
     if case.kind == "opioid":
         sign = hook_request(
             "order-sign", patient_id=PATIENT, drafts=[draft], prefetch=prefetch_for(record, OPIOID_QUERIES)
@@ -490,8 +506,8 @@ async def run_case(client: httpx.AsyncClient, alone: httpx.AsyncClient, case: Ca
         return Result(case, [], cards, cards)
     prefetch = prefetch_for(record, KETAMINE_QUERIES)
     selection = [f"MedicationRequest/{draft['id']}"]
-    select = hook_request("order-select", patient_id=PATIENT, drafts=[draft], prefetch=prefetch, selections=selection)
-    sign = hook_request("order-sign", patient_id=PATIENT, drafts=[draft], prefetch=prefetch)
+    select = hook_request("order-select", patient_id=PATIENT, drafts=drafts, prefetch=prefetch, selections=selection)
+    sign = hook_request("order-sign", patient_id=PATIENT, drafts=drafts, prefetch=prefetch)
     return Result(
         case,
         await _post(client, "ketamine-safety-order-select", select),

@@ -123,6 +123,7 @@ def ketamine_alerts(
         for o in assessment.outcomes
         if o.status == "not-evaluable"
         and not spec(o.rule_id).reminder
+        and spec(o.rule_id).gaps_on_order_card
         and not _awaiting_dose(o, undosed)
         and not (weight_asked and all(m.need == "body-weight" for m in o.missing))
     )
@@ -150,7 +151,10 @@ def summary_alerts(assessment: Assessment, settings: LocalDefaults) -> Alerts:
     unchecked = tuple(
         o
         for o in assessment.outcomes
-        if o.status == "not-evaluable" and not spec(o.rule_id).reminder and spec(o.rule_id).phase == "patient"
+        if o.status == "not-evaluable"
+        and not spec(o.rule_id).reminder
+        and spec(o.rule_id).gaps_on_order_card
+        and spec(o.rule_id).phase == "patient"
     )
     return Alerts(cards, unchecked, (), False)
 

@@ -185,3 +185,13 @@ def test_a_carried_offer_is_not_repeated_on_its_own_card_at_order_sign(tmp_path:
         at_sign = _by_topic(cards_of(c.post(KETAMINE_SIGN, json=order_sign(resources, [draft]))))
     assert "OPI-BZD" in at_select and "OPI-NALOXONE" not in at_select
     assert "OPI-NALOXONE" not in at_sign and "OPI-BZD" not in at_sign  # shown moments before, not repeated
+
+
+def test_an_opioid_baseline_that_cannot_be_computed_is_not_named_on_the_orders_information_card(
+    tmp_path: Path,
+) -> None:
+    unknown = h.oxycodone()
+    del unknown["dosageInstruction"][0]["timing"]  # no frequency: MME/day not computable
+    resources = [*h.patient(), h.weight(TODAY), unknown]
+    cards = _by_topic(_cards(tmp_path, KETAMINE_SIGN, order_sign(resources, [ketamine_infusion(35)])))
+    assert "OPI-BASELINE" not in (cards.get("DATA-UNAVAILABLE") or {}).get("detail", "")

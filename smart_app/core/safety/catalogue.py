@@ -44,6 +44,9 @@ class RuleSpec:
     # Cards that, when shown, carry this rule's plans (suggestions) instead of a card of its own, because they
     # already state its reason ("MME": the MME card at or above the first level). Fewer cards, same actions.
     carried_by: tuple[str, ...] = ()
+    # Whether a not-evaluable outcome of this rule is named on the order's "not everything could be checked" card
+    # (False: what it lacks does not bear on the order being decided; the checklist still shows it).
+    gaps_on_order_card: bool = True
 
 
 _CONDITIONS: frozenset[Need] = frozenset({"Condition"})
@@ -286,6 +289,7 @@ RULES: tuple[RuleSpec, ...] = (
         _MEDICATIONS,
         (sources.ASRA_Q8_RESPONSE,),
         ("mme_table", "course_gap_days", "timeline_assumed_days"),
+        gaps_on_order_card=False,  # kept for the response review later; the opioid card shows an incomplete load
     ),
     RuleSpec(
         "POST-TAPER",
