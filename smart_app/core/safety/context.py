@@ -3,7 +3,7 @@ four ways a rule reports its outcome."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,7 +31,13 @@ class SafetyContext:
     history: TreatmentHistory  # ketamine treatments of the last 365 days (read once for every rule)
     mme: MmeReport | None = None
     exposure: KetamineExposure | None = None  # ketamine given and ordered over 30/365 days (engine computes it)
-    timeline: MmeTimeline | None = None  # MME/day over time, drafts left out (engine computes it)
+    timeline_source: Callable[[], MmeTimeline] | None = None  # MME/day over time, drafts left out; built once, lazily
+
+    @property
+    def timeline(self) -> MmeTimeline | None:
+        """The MME timeline, built on first use (only the course and post-taper rules need it, and only when the
+        record has a course, a ketamine order or an opioid order)."""
+        return self.timeline_source() if self.timeline_source is not None else None
 
     def conditions(self, *value_sets: str) -> list[ConditionMatch]:
         return active_conditions(self.record, value_sets, self.on, self.settings)

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import cache
 
 from smart_app.config import LocalDefaults
 from smart_app.core.mme.report import MmeReport
-from smart_app.core.mme.timeline import MmeTimeline, mme_timeline
+from smart_app.core.mme.timeline import mme_timeline
 from smart_app.core.model import MedicationUse, PatientRecord
 from smart_app.core.outcomes import Evidence, Missing, Outcome, sort_fired
 from smart_app.core.safety.catalogue import RULES, spec
@@ -78,7 +79,6 @@ class SafetyReport:
     baseline_tests: tuple[BaselineTestStatus, ...]
     evaluated_at: datetime
     exposure: KetamineExposure  # ketamine given and ordered over 30 and 365 days, and what the drafts plan
-    timeline: MmeTimeline  # opioid MME/day over time (drafts left out): OPI-BASELINE and POST-TAPER read it
 
     @property
     def findings(self) -> tuple[Outcome, ...]:
@@ -144,7 +144,7 @@ def evaluate(
     orders = tuple(read_order(d) for d in drafts if is_ketamine(d))
     history = treatment_history(record, when, YEAR_DAYS)
     exposure = ketamine_exposure(record, orders, when, weight.kg if weight else None)
-    timeline = mme_timeline(record.medications, on=when, settings=settings)
+    timeline = cache(lambda: mme_timeline(record.medications, on=when, settings=settings))
     ctx = SafetyContext(
         record=record,
         on=when,
@@ -155,7 +155,7 @@ def evaluate(
         history=history,
         mme=mme,
         exposure=exposure,
-        timeline=timeline,
+        timeline_source=timeline,
     )
     outcomes: list[Outcome] = []
     for check in CHECKS:
@@ -171,5 +171,4 @@ def evaluate(
         baseline_tests=statuses,
         evaluated_at=when,
         exposure=exposure,
-        timeline=timeline,
     )

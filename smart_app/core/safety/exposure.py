@@ -30,7 +30,13 @@ from smart_app.core.model import MedicationUse, PatientRecord
 from smart_app.core.outcomes import Evidence
 from smart_app.core.safety.amounts import amount, ratio_rate
 from smart_app.core.safety.history import ADMINISTRATION_STATUSES, REQUEST_STATUSES
-from smart_app.core.safety.ketamine_order import KetamineOrder, is_esketamine, is_ketamine, read_order
+from smart_app.core.safety.ketamine_order import (
+    KetamineOrder,
+    concentration,
+    is_esketamine,
+    is_ketamine,
+    read_order,
+)
 
 WINDOWS = (30, 365)
 
@@ -145,18 +151,18 @@ def _order_mg(order: KetamineOrder, weight_kg: float | None) -> tuple[float | No
 
 
 def _administration_mg(med: MedicationUse, weight_kg: float | None) -> tuple[float | None, str]:
-    order = read_order(med)  # concentration from the product, for mL amounts
+    mg_per_ml = concentration(med).mg_per_ml  # what the record states, for mL amounts
     problems: list[str] = []
     for dosage in med.dosages:
         for dr in dosage.dose_and_rate:
-            dose = amount(dr.dose, order.mg_per_ml, rate=False, problems=problems, what="dose")
+            dose = amount(dr.dose, mg_per_ml, rate=False, problems=problems, what="dose")
             if dose is not None:
                 mg = dose.mg(weight_kg)
                 if mg is not None:
                     return mg, f"dose {dose.as_ordered}"
                 return None, f"dose {dose.as_ordered} per kg with no current body weight"
-            rate = amount(dr.rate, order.mg_per_ml, rate=True, problems=problems, what="rate") or ratio_rate(
-                dr.rate_ratio, order.mg_per_ml, problems
+            rate = amount(dr.rate, mg_per_ml, rate=True, problems=problems, what="rate") or ratio_rate(
+                dr.rate_ratio, mg_per_ml, problems
             )
             period = med.effective
             if rate is not None and period and period.start and period.end and period.end > period.start:

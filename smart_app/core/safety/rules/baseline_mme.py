@@ -50,13 +50,15 @@ class OpioidBaseline:
 
 def course_baseline(ctx: SafetyContext) -> OpioidBaseline | None:
     """The opioid baseline of the current course, or None when there is no course and no ketamine being ordered."""
-    timeline = ctx.timeline
-    if timeline is None:
-        return None
     today = ctx.on.date()
     found = courses(ctx.record, ctx.on, ctx.settings.course_gap_days, history=ctx.history)
     current = found[-1] if found else None
     drafted = any(o.drug == "ketamine" for o in ctx.orders)
+    if current is None and not drafted:
+        return None
+    timeline = ctx.timeline  # built only now: a course or a ketamine order needs it
+    if timeline is None:
+        return None
     if drafted and (current is None or (today - current.end).days > ctx.settings.course_gap_days):
         return OpioidBaseline(today, True, timeline.on(today), timeline.on(today), timeline)  # this order starts it
     if current is None:

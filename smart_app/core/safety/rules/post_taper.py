@@ -96,8 +96,10 @@ def _segment_evidence(ctx: SafetyContext, segment: TimelineSegment, what: str) -
 
 def check(ctx: SafetyContext) -> list[Outcome]:
     s = ctx.settings
-    found = taper(ctx)
     drafts = opioid_drafts(ctx)
+    if not drafts and not any(opioid_ingredient(m) for m in ctx.record.medications):
+        return [not_applicable(RULE, "No opioid being ordered")]  # and none in the record: no timeline to draw
+    found = taper(ctx)
     figure = ctx.timeline.figure if ctx.timeline is not None else "MME/day"
     substantial = found.fall_percent is not None and found.fall_percent >= s.post_taper_fall_percent
     if not drafts:
