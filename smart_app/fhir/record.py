@@ -254,6 +254,8 @@ def _relevant(resources: list[dict[str, Any]], relevance: Relevance) -> list[dic
                 if when is None or when > relevance.on or relevance.in_window(when):
                     continue
                 code = lean.concept_of(raw.get("code"))
+                if code is not None and relevance.in_year_window(code, when):
+                    continue  # a pain score of the year (core/safety/windows.py)
                 vs = relevance.any_age_set(code) if code is not None else None
                 keep[index] = False
                 if vs is not None:

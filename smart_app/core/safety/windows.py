@@ -8,8 +8,10 @@ sets. `Relevance` states this once, from the settings, for `smart_app.fhir.recor
 
 - an observation whose status is not a result status is never read;
 - one dated within the longest window (plus a day, for time zones) of `on`, or after it, is kept;
+- a pain score (FREQ-RESPONSE: documented after the most recent course of the last year began, and the newest
+  one before it as the baseline) is kept within the year (the treatment history's look-back) plus a day;
 - an older one is kept only when it is the newest older result of a value set read at any age (for the body
-  weight: the newest with a usable unit), ties included;
+  weight: the newest with a usable unit; the pain score, as the baseline of a course), ties included;
 - a condition is kept when one of its codings is in some value set;
 - anything whose code, status or date cannot be read cheaply is kept (and parsed, so a broken one is reported).
 
@@ -26,10 +28,12 @@ from functools import cache
 from smart_app.config import LocalDefaults
 from smart_app.core.model import Concept, Observation, normalise_code
 from smart_app.core.safety.evidence import RESULT_STATUSES
+from smart_app.core.safety.history import YEAR_DAYS
 from smart_app.core.safety.terminology import ValueSet, value_set, value_set_names
 from smart_app.core.safety.vitals import _kg as usable_weight_kg
 
-ANY_AGE_VALUE_SETS = ("ecg", "body-weight")
+ANY_AGE_VALUE_SETS = ("ecg", "body-weight", "pain-score")
+YEAR_WINDOW_VALUE_SETS = ("pain-score",)  # read over the treatment history's year (core/safety/history.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,7 @@ class Relevance:
     since: datetime  # observations dated before this are older than every window
     any_age: tuple[ValueSet, ...]
     any_age_by_coding: dict[tuple[str, str], ValueSet]
+    year_since: datetime | None = None  # YEAR_WINDOW_VALUE_SETS results dated before this are older than a year
 
     @staticmethod
     def result_status(status: object) -> bool:
@@ -45,6 +50,17 @@ class Relevance:
 
     def in_window(self, when: datetime) -> bool:
         return when >= self.since
+
+    def in_year_window(self, code: Concept, when: datetime) -> bool:
+        """A result of a set read over the year (the pain score), dated within it."""
+        if self.year_since is None or when < self.year_since:
+            return False
+        year = _by_coding(YEAR_WINDOW_VALUE_SETS)
+        return any(
+            (coding.system, normalise_code(coding.system, coding.code)) in year
+            for coding in code.codings
+            if coding.system and coding.code
+        )
 
     def any_age_set(self, code: Concept) -> ValueSet | None:
         by_coding = self.any_age_by_coding
@@ -82,7 +98,8 @@ def relevance_for(on: datetime, settings: LocalDefaults) -> Relevance:
         settings.pregnancy_test_lookback_days,
     )
     sets = tuple(value_set(n) for n in ANY_AGE_VALUE_SETS)
-    return Relevance(on, on - timedelta(days=days + 1), sets, _by_coding(ANY_AGE_VALUE_SETS))
+    year = on - timedelta(days=YEAR_DAYS + 1)
+    return Relevance(on, on - timedelta(days=days + 1), sets, _by_coding(ANY_AGE_VALUE_SETS), year)
 
 
 @cache
