@@ -516,10 +516,15 @@ async def run_case(client: httpx.AsyncClient, alone: httpx.AsyncClient, case: Ca
     )
 
 
-def _client(tmp: str, name: str) -> tuple[httpx.AsyncClient, FeedbackStore]:
+def _client(tmp: str, name: str) -> tuple[httpx.AsyncClient, Callable[[], None]]:
     store = FeedbackStore(f"sqlite:///{Path(tmp) / name}.sqlite3")
     app = create_app(ServiceSettings(auth_enabled=False), store=store)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench"), store
+
+    def close() -> None:
+        app.state.card_writer().close()  # the queued card-issued rows, before the temporary database goes
+        store.close()
+
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench"), close
 
 
 def _topics(cards: list[Resource]) -> set[str]:
@@ -528,11 +533,11 @@ def _topics(cards: list[Resource]) -> set[str]:
 
 async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        (client, store), (alone, alone_store) = _client(tmp, "sequence"), _client(tmp, "alone")
+        (client, close), (alone, close_alone) = _client(tmp, "sequence"), _client(tmp, "alone")
         async with client, alone:
             results = [await run_case(client, alone, case) for case in CASES]
-        store.close()
-        alone_store.close()
+        close()
+        close_alone()
     print(f"{'kind':<8} {'case':<50} {'select':>6} {'sign':>5} {'alone':>5} {'act.':>5}  fired / expected")
     totals: dict[str, list[int]] = {}
     missed: list[str] = []
@@ -558,10 +563,10 @@ async def main() -> None:
         )
     print()
     print("select + sign: an EHR calling order-select then order-sign; alone: an EHR calling only order-sign.")
-    for kind, (n, cards, acts, misses, silent, alone_cards) in totals.items():
+    for kind, (n, card_count, acts, misses, silent, alone_cards) in totals.items():
         print(
-            f"{kind:<8} orders {n:>3}  cards (select+sign) {cards:>3} ({cards / n:.2f}/order), "
-            f"sign alone {alone_cards:>3} ({alone_cards / n:.2f}/order)  actionable {acts:>3}/{cards}  "
+            f"{kind:<8} orders {n:>3}  cards (select+sign) {card_count:>3} ({card_count / n:.2f}/order), "
+            f"sign alone {alone_cards:>3} ({alone_cards / n:.2f}/order)  actionable {acts:>3}/{card_count}  "
             f"silent orders {silent:>3}  expected alerts missed {misses}"
         )
     print("Targets: 0 cards on correct orders; every card actionable; no expected alert missed (in either sequence).")
