@@ -22,10 +22,12 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from smart_app.cds_hooks.auth import AuthConfig, AuthError, JwtVerifier
+from smart_app.cds_hooks.cards import DATA_TOPIC
 from smart_app.cds_hooks.context import HookRequest
 from smart_app.cds_hooks.pipeline import BadHookRequest, PreconditionFailed, run_service
 from smart_app.cds_hooks.presented import PresentedCards
 from smart_app.cds_hooks.registry import Registry
+from smart_app.cds_hooks.retries import RetryMemo
 from smart_app.cds_hooks.services import default_registry
 from smart_app.cds_hooks.settings import ServiceSettings
 from smart_app.cds_hooks.warmup import warm_up
@@ -89,6 +91,7 @@ def create_app(
     registry = registry or default_registry()
     state: dict[str, Any] = {"verifier": verifier, "store": store, "writer": None}
     presented = PresentedCards()  # cards shown at order-select, not repeated at order-sign
+    retries = RetryMemo(settings.retry_window_s)  # a retried call gets the first call's answer
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -140,44 +143,52 @@ def create_app(
 
     app.state.card_writer = card_writer  # for tests and diagnostics: stats(), flush()
 
-    async def authenticated(request: Request) -> bool:
+    async def authenticated(request: Request) -> str | None:
+        """Who is calling ("" with authentication off), or None when the call is refused."""
         if not settings.auth_enabled:
-            return True
+            return ""
         current: JwtVerifier | None = state["verifier"]
         if current is None:  # app used without its lifespan (e.g. a bare ASGI transport)
             current = state["verifier"] = JwtVerifier(AuthConfig.from_env(), replay_store=shared_state)
         base = (settings.public_base_url or str(request.base_url)).rstrip("/")
         try:
-            await current.verify(request.headers.get("authorization"), audience=base + request.url.path)
+            client = await current.verify(request.headers.get("authorization"), audience=base + request.url.path)
         except AuthError as exc:
             log.info("401 on %s: %s", request.url.path, exc)
-            return False
+            return None
         except Exception as exc:  # fail closed: a verifier bug refuses the call, and the log has no token
             log.error("401 on %s: the verifier failed with %s", request.url.path, type(exc).__name__)
-            return False
-        return True
+            return None
+        return f"{client.iss}\x1f{client.tenant or ''}"
 
     def unauthorized() -> Response:
         return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
 
     @app.get("/cds-services")
     async def discovery(request: Request) -> Response:
-        if not await authenticated(request):
+        if await authenticated(request) is None:
             return unauthorized()
         return JsonResponse(registry.discovery(auth_enabled=settings.auth_enabled))
 
     @app.post("/cds-services/{service_id}")
     async def call_service(service_id: str, request: Request) -> Response:
         started = time.perf_counter()
-        if not await authenticated(request):
+        client = await authenticated(request)
+        if client is None:
             return unauthorized()
         service = registry.get(service_id)
         if service is None:
             return operation_outcome(404, "not-found", f"no CDS service {service_id!r}")
+        retry_key: bytes | None = None
         try:
-            hook_request = HookRequest.model_validate(
-                orjson.loads(await read_body(request, settings.max_request_bytes))
-            )
+            raw = await read_body(request, settings.max_request_bytes)
+            if retries.enabled:
+                retry_key = retries.key(service_id, client, raw)
+                repeated = retries.answer(retry_key)
+                if repeated is not None:  # already counted in the card-issued rows when first answered
+                    log.info("hook call to %s repeated within %.0f s: answered as before", service_id, retries.window_s)
+                    return Response(repeated, media_type="application/json")
+            hook_request = HookRequest.model_validate(orjson.loads(raw))
         except _TooLarge:
             return operation_outcome(413, "too-costly", f"request body over {settings.max_request_bytes} bytes")
         except orjson.JSONDecodeError:
@@ -207,15 +218,17 @@ def create_app(
             service_id,
             (time.perf_counter() - started) * 1000,
         )
-        body = {"cards": [c.to_json() for c in cards]}
+        answer = orjson.dumps({"cards": [c.to_json() for c in cards]})
         # Which rule each card came from, for feedback reports: queued to the one bounded writer (never blocks).
         topics = {c.uuid: (c.source.topic.code if c.source.topic else "unknown") for c in cards}
         card_writer().submit(service_id, hook_request.hook_instance, topics)
-        return JsonResponse(body)
+        if retry_key is not None and DATA_TOPIC not in topics.values():
+            retries.keep(retry_key, answer)  # an answer that named missing data is computed again on a retry
+        return Response(answer, media_type="application/json")
 
     @app.post("/cds-services/{service_id}/feedback")
     async def feedback(service_id: str, request: Request) -> Response:
-        if not await authenticated(request):
+        if await authenticated(request) is None:
             return unauthorized()
         if registry.get(service_id) is None:
             return operation_outcome(404, "not-found", f"no CDS service {service_id!r}")

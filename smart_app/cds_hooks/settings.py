@@ -47,6 +47,12 @@ class ServiceSettings(BaseSettings):
     evaluation_reserve_s: float = Field(
         0.5, gt=0, description="part of the answer deadline kept for reading and evaluating the data"
     )
+    retry_window_s: float = Field(
+        60.0,
+        ge=0,
+        description="a retried call (same service, same client, byte-identical body, so the same hookInstance) "
+        "within this many seconds gets the first call's answer; 0 evaluates every call anew (cds_hooks/retries.py)",
+    )
     max_request_bytes: int = Field(5 * 1024 * 1024, gt=0, description="largest accepted request body")
     launch_url: str | None = Field(
         None,
