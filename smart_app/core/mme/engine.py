@@ -29,7 +29,7 @@ Items are ordered by reference, so the order of the input never changes the repo
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -73,7 +73,9 @@ def _product_label(product: OpioidProduct) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Assessed:
+class Assessed:
+    """One medication assessed on its own: its item before de-duplication, and what de-duplication compares."""
+
     item: MmeItem
     keys: frozenset[tuple[str, ...]]  # product identities for de-duplication
     is_draft: bool = False
@@ -290,7 +292,7 @@ def _outcome(
         return {"status": "not-computable", "reason": exc.reason}
 
 
-def _assess(med: MedicationUse, info: TableInfo, on: datetime | None) -> _Assessed | None:
+def _assess(med: MedicationUse, info: TableInfo, on: datetime | None) -> Assessed | None:
     product = identify(med)
     if product is None:
         return None
@@ -299,7 +301,7 @@ def _assess(med: MedicationUse, info: TableInfo, on: datetime | None) -> _Assess
         return None
     route = _route(med, product)
     item = MmeItem(**_common_fields(med, product, route), **_outcome(med, product, route, info, state, on))
-    return _Assessed(item, _identity_keys(product, route), med.is_draft_order, _relative(med.prior_prescription))
+    return Assessed(item, _identity_keys(product, route), med.is_draft_order, _relative(med.prior_prescription))
 
 
 def _relative(reference: str | None) -> str | None:
@@ -310,7 +312,7 @@ def _relative(reference: str | None) -> str | None:
     return "/".join(parts[-2:]) if len(parts) >= 2 and parts[-2] == "MedicationRequest" else None
 
 
-def _renewals(assessed: list[_Assessed]) -> dict[str, str]:
+def _renewals(assessed: list[Assessed]) -> dict[str, str]:
     """Active orders a draft renews (id -> reason): named by priorPrescription, or repeated exactly by a draft."""
     found: dict[str, str] = {}
     drafts = [a for a in assessed if a.is_draft]
@@ -340,7 +342,7 @@ def _renewals(assessed: list[_Assessed]) -> dict[str, str]:
     return found
 
 
-def _mark_duplicates(assessed: list[_Assessed]) -> list[MmeItem]:
+def _mark_duplicates(assessed: list[Assessed]) -> list[MmeItem]:
     requests: dict[tuple[str, ...], str] = {}
     for a in assessed:
         if a.item.id.startswith("MedicationRequest/"):
@@ -367,17 +369,22 @@ def _mark_duplicates(assessed: list[_Assessed]) -> list[MmeItem]:
     return items
 
 
-def calculate_mme(
-    medications: Sequence[MedicationUse], *, table: MmeTable = "cdc-2022", on: datetime | None = None
-) -> MmeReport:
-    """MME/day of each current opioid medication and the total, with the table named and its cautions."""
+def assess_medication(
+    med: MedicationUse, *, table: MmeTable = "cdc-2022", on: datetime | None = None
+) -> Assessed | None:
+    """One medication's item, on its own (None when it is not a listed opioid): the per-medication part of
+    `calculate_mme`. Reports of several medications are made by `report_of`, which marks duplicates and renewals
+    across them; the MME timeline assesses each medication once and reports each run of days from the same items."""
+    return _assess(med, table_info(table), _aware(on))
+
+
+def report_of(assessed: Iterable[Assessed | None], *, table: MmeTable = "cdc-2022") -> MmeReport:
+    """The report of medications assessed by `assess_medication` (the Nones, not listed, are dropped): items in
+    reference order, duplicates and renewals marked across them, the total of the counted ones."""
     info = table_info(table)
-    when = on.replace(tzinfo=UTC) if on is not None and on.tzinfo is None else on
-    assessed = sorted(
-        (a for a in (_assess(m, info, when) for m in medications) if a is not None),
-        key=lambda a: (a.item.id, a.item.source),
+    items = tuple(
+        _mark_duplicates(sorted((a for a in assessed if a is not None), key=lambda a: (a.item.id, a.item.source)))
     )
-    items = tuple(_mark_duplicates(assessed))
     counted = [i.mme_per_day for i in items if i.status == "counted" and i.mme_per_day is not None]
     cautions: tuple[str, ...] = info.cautions if items else ()
     if info.buprenorphine_caution and any(i.ingredient == "buprenorphine" for i in items):
@@ -392,3 +399,16 @@ def calculate_mme(
         figure=info.figure,
         document=info.document,
     )
+
+
+def _aware(on: datetime | None) -> datetime | None:
+    return on.replace(tzinfo=UTC) if on is not None and on.tzinfo is None else on
+
+
+def calculate_mme(
+    medications: Sequence[MedicationUse], *, table: MmeTable = "cdc-2022", on: datetime | None = None
+) -> MmeReport:
+    """MME/day of each current opioid medication and the total, with the table named and its cautions."""
+    info = table_info(table)
+    when = _aware(on)
+    return report_of((_assess(m, info, when) for m in medications), table=table)
