@@ -378,6 +378,23 @@ def assess_medication(
     return _assess(med, table_info(table), _aware(on))
 
 
+def assess_medications(
+    medications: Sequence[MedicationUse], *, table: MmeTable = "cdc-2022", on: datetime | None = None
+) -> tuple[Assessed | None, ...]:
+    """`assess_medication` of each medication, in the order given (so a caller can pair them by position)."""
+    info = table_info(table)
+    when = _aware(on)
+    return tuple(_assess(m, info, when) for m in medications)
+
+
+def same_on_any_day(med: MedicationUse) -> bool:
+    """Whether this medication's assessment on a date is also its assessment as a current medication on no date
+    (what the MME timeline needs): an active order or statement that is not a draft, with at most one dosage step.
+    The date only decides whether a statement has ended (an assessed one has not) and which step of a taper is in
+    force (`_current_step`: with one step, the first on any date)."""
+    return med.status == "active" and not med.is_draft_order and len({dosage.sequence for dosage in med.dosages}) <= 1
+
+
 def report_of(assessed: Iterable[Assessed | None], *, table: MmeTable = "cdc-2022") -> MmeReport:
     """The report of medications assessed by `assess_medication` (the Nones, not listed, are dropped): items in
     reference order, duplicates and renewals marked across them, the total of the counted ones."""

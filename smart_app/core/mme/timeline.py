@@ -33,14 +33,14 @@ that gives no date at all, is listed in `unplaced` with the reason, never silent
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from itertools import pairwise
 from typing import Literal
 
 from smart_app.config import LocalDefaults, MmeTable
-from smart_app.core.mme.engine import Assessed, assess_medication, opioid_ingredient, report_of
+from smart_app.core.mme.engine import Assessed, assess_medication, opioid_ingredient, report_of, same_on_any_day
 from smart_app.core.mme.factors import table_info
 from smart_app.core.mme.listing import ORDER_INTENTS
 from smart_app.core.mme.report import MmeItem
@@ -286,11 +286,15 @@ def _considered(med: MedicationUse) -> bool | None:
 
 
 def _spans(
-    medications: Iterable[MedicationUse], table: MmeTable, today: date, assumed_days: int
+    medications: Sequence[MedicationUse],
+    table: MmeTable,
+    today: date,
+    assumed_days: int,
+    current: Sequence[Assessed | None] | None,
 ) -> tuple[list[tuple[MedicationSpan, Assessed]], list[Unplaced]]:
     spans: list[tuple[MedicationSpan, Assessed]] = []
     unplaced: list[Unplaced] = []
-    for med in medications:
+    for index, med in enumerate(medications):
         considered = _considered(med)
         if considered is False or opioid_ingredient(med) is None:
             continue
@@ -303,7 +307,8 @@ def _spans(
             if med.resource_type == "MedicationStatement"
             else _place_request(med, assumed_days)
         )
-        assessed = _assessed(med, table)
+        known = current[index] if current is not None else None
+        assessed = known if known is not None and same_on_any_day(med) else _assessed(med, table)
         if isinstance(place, str) or assessed is None:
             unplaced.append(
                 Unplaced(med.reference, med.medication.label, place if isinstance(place, str) else "not an opioid")
@@ -379,12 +384,24 @@ def _segments(
     return tuple(segments)
 
 
-def mme_timeline(medications: Sequence[MedicationUse], *, on: datetime, settings: LocalDefaults) -> MmeTimeline:
-    """MME/day over the `timeline_lookback_days` up to `on` (today), from every opioid medication in the record."""
+def mme_timeline(
+    medications: Sequence[MedicationUse],
+    *,
+    on: datetime,
+    settings: LocalDefaults,
+    current: Sequence[Assessed | None] | None = None,
+) -> MmeTimeline:
+    """MME/day over the `timeline_lookback_days` up to `on` (today), from every opioid medication in the record.
+
+    `current`: the same medications already assessed on `on` with the same table (`assess_medications`, by
+    position), as today's total was; a medication whose assessment does not depend on the day (`same_on_any_day`)
+    is then not assessed again."""
+    if current is not None and len(current) != len(medications):
+        raise ValueError("current assessments must pair with the medications, one each")
     today = on.date()
     first = today - timedelta(days=settings.timeline_lookback_days - 1)
     table = settings.mme_table
-    spans, unplaced = _spans(medications, table, today, settings.timeline_assumed_days)
+    spans, unplaced = _spans(medications, table, today, settings.timeline_assumed_days, current)
     info = table_info(table)
     return MmeTimeline(
         table=table,
