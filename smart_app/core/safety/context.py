@@ -17,7 +17,7 @@ from smart_app.core.safety.evidence import ConditionMatch, active_conditions
 from smart_app.core.safety.exposure import KetamineExposure
 from smart_app.core.safety.history import TreatmentHistory
 from smart_app.core.safety.ketamine_order import KetamineOrder
-from smart_app.core.safety.vitals import WeightReading
+from smart_app.core.safety.vitals import BpReading, WeightReading, latest_bp
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,14 @@ class SafetyContext:
     mme: MmeReport | None = None
     exposure: KetamineExposure | None = None  # ketamine given and ordered over 30/365 days (engine computes it)
     timeline_source: Callable[[], MmeTimeline] | None = None  # MME/day over time, drafts left out; built once, lazily
+    bp_source: Callable[[], BpReading | None] | None = None  # the latest BP in the lookback; read once, lazily
+
+    @property
+    def latest_bp(self) -> BpReading | None:
+        """The most recent BP of the last `bp_lookback_days` (the cardiovascular rule and the ECG check both ask)."""
+        if self.bp_source is not None:
+            return self.bp_source()
+        return latest_bp(self.record, self.on, self.settings.bp_lookback_days)
 
     @property
     def timeline(self) -> MmeTimeline | None:

@@ -46,7 +46,7 @@ from smart_app.core.safety.rules import (
     substance,
 )
 from smart_app.core.safety.rules.baseline_tests import BaselineTestStatus
-from smart_app.core.safety.vitals import current_weight
+from smart_app.core.safety.vitals import current_weight, latest_bp
 
 CHECKS: tuple[Callable[[SafetyContext], list[Outcome]], ...] = (
     cardiovascular.check,
@@ -160,6 +160,7 @@ def evaluate(
         mme=mme,
         exposure=exposure,
         timeline_source=timeline,
+        bp_source=cache(lambda: latest_bp(record, when, settings.bp_lookback_days)),
     )
     outcomes: list[Outcome] = []
     for check in CHECKS:
