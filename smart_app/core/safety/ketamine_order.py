@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal
 
-from smart_app.caching import ByteBoundedMemo, bounded_cache, size_of
+from smart_app.caching import ByteBoundedMemo, size_of
+from smart_app.core.mme.memo import memo_cache
 from smart_app.core.model import RXNORM, Concept, Dosage, DoseAndRate, Ingredient, MedicationUse, Quantity
 from smart_app.core.routes import read_route
 from smart_app.core.safety.amounts import MASS_MG, Amount, amount, normalise_unit, ratio_rate, to_hours
@@ -117,7 +118,7 @@ def is_ketamine(med: MedicationUse) -> bool:
 
 # Several rules ask of every medication whether it is ketamine (treatment history three times per call); the
 # answer depends only on its concepts, which recur across patients. Bounded in bytes: concepts hold free text.
-@bounded_cache(2 * 1024 * 1024, max_entries=4096)
+@memo_cache(2 * 1024 * 1024)
 def _kinds(medication: Concept, ingredients: tuple[Ingredient, ...]) -> tuple[bool, bool]:
     """(is ketamine, is esketamine) of a medication with these concepts."""
     med = MedicationUse("MedicationRequest", "", None, medication, ingredients=ingredients)
