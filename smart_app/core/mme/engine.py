@@ -45,7 +45,7 @@ from smart_app.core.mme.products import OpioidProduct, identify, parse_name
 from smart_app.core.mme.report import MmeItem, MmeReport
 from smart_app.core.mme.route import route_in_text, route_of_concept
 from smart_app.core.mme.units import unit_word
-from smart_app.core.model import Dosage, MedicationUse
+from smart_app.core.model import Concept, Dosage, MedicationUse
 
 
 def opioid_ingredient(med: MedicationUse) -> str | None:
@@ -168,7 +168,13 @@ def _code_name_conflict(med: MedicationUse, product: OpioidProduct) -> str | Non
     contradicts. Names that say less (a brand, no release words, a combination written '5-325') are no conflict."""
     if product.rxcui is None:
         return None
-    names = [med.medication.text, *(c.display for c in med.medication.codings)]
+    return _conflict(med.medication, product)
+
+
+# Asked of every coded opioid medication, for today's total and for the timeline; depends only on the concept.
+@memo_cache(2 * 1024 * 1024)
+def _conflict(medication: Concept, product: OpioidProduct) -> str | None:
+    names = [medication.text, *(c.display for c in medication.codings)]
     for name in dict.fromkeys(n for n in names if n):
         named = parse_name(name)
         if named is None:
@@ -200,10 +206,28 @@ def _code_name_conflict(med: MedicationUse, product: OpioidProduct) -> str | Non
     return None
 
 
+# One dosage's daily amount, or why there is none: the same dosage of the same product is read for today's total
+# and for the timeline (and recurs across patients). Only the reason is kept, never the raised exception (its
+# traceback would hold the caller's frames).
+@memo_cache(4 * 1024 * 1024)
+def _daily(dosage: Dosage, product: OpioidProduct) -> DailyAmount | str:
+    try:
+        return daily_amount(dosage, product)
+    except NotComputable as exc:
+        return exc.reason
+
+
+def _daily_amount(dosage: Dosage, product: OpioidProduct) -> DailyAmount:
+    found = _daily(dosage, product)
+    if isinstance(found, str):
+        raise NotComputable(found)
+    return found
+
+
 def _step_daily(
     dosages: list[Dosage], product: OpioidProduct, is_rate: bool, entry_unit: str
 ) -> tuple[list[DailyAmount], float, str]:
-    parts = [daily_amount(dosage, product) for dosage in dosages]
+    parts = [_daily_amount(dosage, product) for dosage in dosages]
     daily = sum(p.value for p in parts)
     unit = "mcg/hr" if is_rate else "mg/day"
     if entry_unit == "mcg/day":
@@ -316,6 +340,8 @@ def _renewals(assessed: list[Assessed]) -> dict[str, str]:
     """Active orders a draft renews (id -> reason): named by priorPrescription, or repeated exactly by a draft."""
     found: dict[str, str] = {}
     drafts = [a for a in assessed if a.is_draft]
+    if not drafts:  # only a draft renews (the timeline's reports never have one)
+        return found
     active = [a for a in assessed if not a.is_draft and a.item.id.startswith("MedicationRequest/")]
     for draft in drafts:
         if draft.renews and any(a.item.id == draft.renews for a in active):
@@ -354,8 +380,9 @@ def _mark_duplicates(assessed: list[Assessed]) -> list[MmeItem]:
         if a.item.id in renewed:
             items.append(replace(a.item, status="duplicate", reason=renewed[a.item.id], mme_per_day=None))
             continue
-        request = min((requests[k] for k in a.keys if k in requests), default=None)
-        if request is not None and a.item.id.startswith("MedicationStatement/"):
+        is_statement = a.item.id.startswith("MedicationStatement/")
+        request = min((requests[k] for k in a.keys if k in requests), default=None) if is_statement else None
+        if request is not None:
             items.append(
                 replace(
                     a.item,

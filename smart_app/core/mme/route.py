@@ -41,5 +41,7 @@ def read_dosage_route(route: Concept | None) -> RouteReading:
     return read_route(route, route_in_text)
 
 
+# Every opioid dosage's route is read for today's total and again for the timeline; route concepts recur.
+@memo_cache(2 * 1024 * 1024)
 def route_of_concept(route: Concept | None) -> str | None:
     return read_dosage_route(route).route
