@@ -119,18 +119,22 @@ def _panel_reading(when: datetime, obs: Observation, systolic: float | None, dia
 def latest_bp(record: PatientRecord, on: datetime, lookback_days: int) -> BpReading | None:
     """Most recent BP: a panel with systolic/diastolic components, or standalone readings taken at the same time."""
     since = on - timedelta(days=lookback_days)
-    # Only the newest panel can be the answer (the first of equally new ones, as `max` keeps the first), so only
-    # its evidence is written.
+    # Only the newest panel can be the answer (the first of equally new ones, as `max` keeps the first), so a panel
+    # no newer than the best so far is not read, and only the answer's evidence is written.
     newest: tuple[datetime, Observation, float | None, float | None] | None = None
+    for obs in record.observations:
+        if not obs.components or not is_result(obs, on) or obs.when is None or obs.when < since:
+            continue
+        if newest is not None and obs.when <= newest[0]:
+            continue
+        systolic, diastolic = _panel_values(obs)
+        if systolic is not None or diastolic is not None:
+            newest = (obs.when, obs, systolic, diastolic)
+    # Standalone readings: only observations coded systolic or diastolic (the record's index), in record order.
     singles: dict[datetime, tuple[float | None, float | None, list[Evidence]]] = {}
     systolic_vs, diastolic_vs = value_set("systolic-bp"), value_set("diastolic-bp")
-    for obs in record.observations:
-        if not is_result(obs, on) or obs.when is None or obs.when < since:
-            continue
-        if obs.components:
-            systolic, diastolic = _panel_values(obs)
-            if (systolic is not None or diastolic is not None) and (newest is None or obs.when > newest[0]):
-                newest = (obs.when, obs, systolic, diastolic)
+    for obs in record.observations_coded(systolic_vs.exact_codings | diastolic_vs.exact_codings):
+        if obs.components or not is_result(obs, on) or obs.when is None or obs.when < since:
             continue
         is_sys, is_dia = systolic_vs.contains(obs.code), diastolic_vs.contains(obs.code)
         value = _mmhg(obs.value_quantity, SYSTOLIC_MMHG if is_sys else DIASTOLIC_MMHG)
