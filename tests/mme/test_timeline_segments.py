@@ -14,7 +14,7 @@ import pytest
 from smart_app.config import LocalDefaults, MmeTable
 from smart_app.core.assessment import assess
 from smart_app.core.mme import calculate_mme
-from smart_app.core.mme.engine import assess_medications
+from smart_app.core.mme.engine import assess_medications, report_of, totals_of
 from smart_app.core.mme.timeline import MmeTimeline, mme_timeline
 from smart_app.core.model import MedicationUse
 from smart_app.core.safety import evaluate
@@ -175,3 +175,21 @@ def test_the_assessment_builds_the_same_timeline_as_the_plain_one() -> None:
     via_assess = assess(record, on=ON, settings=settings)
     plain = evaluate(record, on=ON, settings=settings, mme=via_assess.mme)
     assert via_assess.safety == plain
+
+
+@pytest.mark.parametrize("on", [ON, None])
+def test_totals_of_is_what_the_report_of_the_same_assessments_totals(on: datetime | None) -> None:
+    """With the draft's renewal, statement duplicates, a not-computable dose and subsets of every size."""
+    meds = medications(varied())
+    assessed = [a for a in assess_medications(meds, on=on) if a is not None]
+    for size in range(len(assessed) + 1):
+        for start in range(len(assessed) - size + 1):
+            part = assessed[start : start + size]
+            report = report_of(part)
+            expected = (
+                report.total_mme_per_day,
+                tuple(i.id for i in report.counted),
+                tuple(i.id for i in report.left_out),
+            )
+            assert totals_of(part) == expected
+    assert any(i.status == "duplicate" for i in report_of(assessed).items)

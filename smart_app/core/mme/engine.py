@@ -42,7 +42,7 @@ from smart_app.core.mme.frequency import days_in
 from smart_app.core.mme.listing import listing, setting, source_label
 from smart_app.core.mme.memo import memo_cache
 from smart_app.core.mme.products import OpioidProduct, identify, parse_name
-from smart_app.core.mme.report import MmeItem, MmeReport
+from smart_app.core.mme.report import LEFT_OUT, MmeItem, MmeReport
 from smart_app.core.mme.route import route_in_text, route_of_concept
 from smart_app.core.mme.units import unit_word
 from smart_app.core.model import Concept, Dosage, MedicationUse
@@ -368,32 +368,38 @@ def _renewals(assessed: list[Assessed]) -> dict[str, str]:
     return found
 
 
-def _mark_duplicates(assessed: list[Assessed]) -> list[MmeItem]:
+def _duplicate_reasons(assessed: Sequence[Assessed]) -> list[str | None]:
+    """For each item (by position), why it is listed as a duplicate, or None: an active order a draft renews, or a
+    statement of the same product as a listed request."""
     requests: dict[tuple[str, ...], str] = {}
     for a in assessed:
         if a.item.id.startswith("MedicationRequest/"):
             for key in a.keys:
                 requests.setdefault(key, a.item.id)
-    renewed = _renewals(assessed)
-    items = []
+    renewed = _renewals(list(assessed))
+    reasons: list[str | None] = []
     for a in assessed:
         if a.item.id in renewed:
-            items.append(replace(a.item, status="duplicate", reason=renewed[a.item.id], mme_per_day=None))
+            reasons.append(renewed[a.item.id])
             continue
         is_statement = a.item.id.startswith("MedicationStatement/")
         request = min((requests[k] for k in a.keys if k in requests), default=None) if is_statement else None
-        if request is not None:
-            items.append(
-                replace(
-                    a.item,
-                    status="duplicate",
-                    reason=f"same product as {request}, which is used instead",
-                    mme_per_day=None,  # only counted items carry a figure, so no consumer can add it twice
-                )
-            )
-        else:
-            items.append(a.item)
-    return items
+        reasons.append(f"same product as {request}, which is used instead" if request is not None else None)
+    return reasons
+
+
+def _mark_duplicates(assessed: list[Assessed]) -> list[MmeItem]:
+    return [
+        a.item
+        if reason is None
+        # only counted items carry a figure, so no consumer can add a duplicate's twice
+        else replace(a.item, status="duplicate", reason=reason, mme_per_day=None)
+        for a, reason in zip(assessed, _duplicate_reasons(assessed), strict=True)
+    ]
+
+
+def _in_order(assessed: Iterable[Assessed | None]) -> list[Assessed]:
+    return sorted((a for a in assessed if a is not None), key=lambda a: (a.item.id, a.item.source))
 
 
 def assess_medication(
@@ -426,9 +432,7 @@ def report_of(assessed: Iterable[Assessed | None], *, table: MmeTable = "cdc-202
     """The report of medications assessed by `assess_medication` (the Nones, not listed, are dropped): items in
     reference order, duplicates and renewals marked across them, the total of the counted ones."""
     info = table_info(table)
-    items = tuple(
-        _mark_duplicates(sorted((a for a in assessed if a is not None), key=lambda a: (a.item.id, a.item.source)))
-    )
+    items = tuple(_mark_duplicates(_in_order(assessed)))
     counted = [i.mme_per_day for i in items if i.status == "counted" and i.mme_per_day is not None]
     cautions: tuple[str, ...] = info.cautions if items else ()
     if info.buprenorphine_caution and any(i.ingredient == "buprenorphine" for i in items):
@@ -443,6 +447,26 @@ def report_of(assessed: Iterable[Assessed | None], *, table: MmeTable = "cdc-202
         figure=info.figure,
         document=info.document,
     )
+
+
+def totals_of(assessed: Iterable[Assessed | None]) -> tuple[float | None, tuple[str, ...], tuple[str, ...]]:
+    """What `report_of` of these assessments totals, without writing its items: (the total, or None when none is
+    counted; the counted ids; the left-out ids), in the report's order. The MME timeline needs only these for each
+    run of days."""
+    ordered = _in_order(assessed)
+    values: list[float] = []
+    counted: list[str] = []
+    left_out: list[str] = []
+    for a, reason in zip(ordered, _duplicate_reasons(ordered), strict=True):
+        if reason is not None:  # a duplicate: neither counted nor left out
+            continue
+        if a.item.status == "counted":
+            counted.append(a.item.id)
+            if a.item.mme_per_day is not None:
+                values.append(a.item.mme_per_day)
+        elif a.item.status in LEFT_OUT:
+            left_out.append(a.item.id)
+    return (sum(values) if values else None), tuple(counted), tuple(left_out)
 
 
 def _aware(on: datetime | None) -> datetime | None:

@@ -5,7 +5,7 @@ Each opioid MedicationRequest (an order or plan) and MedicationStatement that wa
 had to be assumed, and its MME/day while taken (the same `MmeItem`, with its derivation, that today's total gives).
 The spans are then cut into `TimelineSegment`s: runs of days on which the same medications were taken, each with the
 total MME/day of those days, computed by the one MME engine (each medication assessed once by `assess_medication`,
-each segment's report made from those items by `report_of`, de-duplication included), so that the segment for today
+each segment's total made from those items by `totals_of`, de-duplication included), so that the segment for today
 is the current total.
 
 The days a medication covers, the first rule that applies (days are whole calendar days, both ends included):
@@ -40,7 +40,7 @@ from itertools import pairwise
 from typing import Literal
 
 from smart_app.config import LocalDefaults, MmeTable
-from smart_app.core.mme.engine import Assessed, assess_medication, opioid_ingredient, report_of, same_on_any_day
+from smart_app.core.mme.engine import Assessed, assess_medication, opioid_ingredient, same_on_any_day, totals_of
 from smart_app.core.mme.factors import table_info
 from smart_app.core.mme.listing import ORDER_INTENTS
 from smart_app.core.mme.report import MmeItem
@@ -270,7 +270,7 @@ def _as_current(med: MedicationUse) -> MedicationUse:
 def _assessed(med: MedicationUse, table: MmeTable) -> Assessed | None:
     """The medication assessed once, as if current. On its own it is never a duplicate (no other medication, and
     `_as_current` makes no draft that could renew), so its item is the span's; each segment's report is made from
-    these same assessments (`report_of`), which marks duplicates between the medications of those days."""
+    these same assessments (`totals_of`), which marks duplicates between the medications of those days."""
     return assess_medication(_as_current(med), table=table)
 
 
@@ -357,10 +357,7 @@ def _segments(
     for start, after in pairwise(bounds):
         taken = [(span, assessed) for span, assessed in spans if span.first_day <= start and span.last_day >= start]
         if taken:
-            report = report_of((assessed for _, assessed in taken), table=table)
-            total = report.total_mme_per_day
-            counted = tuple(i.id for i in report.counted)
-            left_out = tuple(i.id for i in report.left_out)
+            total, counted, left_out = totals_of(assessed for _, assessed in taken)
         else:
             total, counted, left_out = 0.0, (), ()
         segment = TimelineSegment(
