@@ -13,6 +13,7 @@ from smart_app.core.safety.ketamine_order import concentration
 from smart_app.core.safety.vitals import latest_bp
 from smart_app.fhir.record import build_record
 from tests import fhir_factory as f
+from tests.safety.builders import alt, ast
 
 ON = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
@@ -63,3 +64,43 @@ def test_the_ecg_check_and_the_cardiovascular_rule_see_the_same_bp() -> None:
     assert cv.status == "fired" and "176/104" in cv.summary
     (ecg,) = [t for t in report.baseline_tests if t.test == "ECG"]
     assert ecg.needed and any("BP 176/104 mmHg on 2026-11-20" in r for r in ecg.reasons)
+
+
+def test_a_derived_fact_is_worked_out_once_per_context_and_never_carried_to_another() -> None:
+    from dataclasses import replace
+
+    from smart_app.core.safety.context import SafetyContext
+    from smart_app.core.safety.history import treatment_history
+
+    record = build_record([f.patient()])
+    ctx = SafetyContext(
+        record=record,
+        on=ON,
+        settings=LocalDefaults(),
+        age=50,
+        weight=None,
+        orders=(),
+        history=treatment_history(record, ON, 365),
+    )
+    calls: list[datetime] = []
+
+    def derive(c: SafetyContext) -> tuple[datetime, ...]:
+        calls.append(c.on)
+        return (c.on,)
+
+    assert ctx.once(derive) == ctx.once(derive) == (ON,) and calls == [ON]
+    later = replace(ctx, on=datetime(2027, 1, 1, tzinfo=UTC))
+    assert later.once(derive) == (datetime(2027, 1, 1, tzinfo=UTC),)  # the copy derives its own
+    assert len(calls) == 2
+
+
+def test_the_hepatic_rule_and_the_lft_check_read_the_same_liver_tests() -> None:
+    high_alt, high_ast = alt(400), ast(300)
+    record = build_record([f.patient(), high_alt, high_ast])
+    report = evaluate(record, on=ON, settings=LocalDefaults())
+    (lft,) = [t for t in report.baseline_tests if t.test == "LFT"]
+    refs = [f"Observation/{high_alt['id']}", f"Observation/{high_ast['id']}"]
+    assert [e.reference for e in lft.satisfied_by] == refs
+    assert lft.needed and any("abnormal liver tests: ALT, AST" in r for r in lft.reasons)
+    hepatic = report.outcome("CI-HEP")
+    assert hepatic.status == "fired" and [e.reference for e in hepatic.evidence][:2] == refs
