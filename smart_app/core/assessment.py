@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from functools import cached_property
 
 from smart_app.config import LocalDefaults
-from smart_app.core.mme import MmeReport, calculate_mme
+from smart_app.core.mme import MmeReport
+from smart_app.core.mme.engine import assess_medications, report_of
 from smart_app.core.mme.levels import MmeLevel, mme_level
 from smart_app.core.model import DataGap, InputProblem, MedicationUse, PatientRecord
 from smart_app.core.outcomes import Evidence, Outcome
@@ -87,8 +88,10 @@ def assess(
     `drafts` are the draft orders being decided on (the hook's drafts, or none); `monitored_setting`: protocols are
     being chosen for a monitored setting (ASRA Table 6), so no rate cap applies."""
     when = on if on.tzinfo is not None else on.replace(tzinfo=UTC)
-    mme = calculate_mme(record.medications, table=settings.mme_table, on=when)
-    safety = evaluate(record, drafts=drafts, on=when, settings=settings, mme=mme)
+    # Each medication assessed once, for today's total and (where the day makes no difference) for the timeline.
+    assessed = assess_medications(record.medications, table=settings.mme_table, on=when)
+    mme = report_of(assessed, table=settings.mme_table)
+    safety = evaluate(record, drafts=drafts, on=when, settings=settings, mme=mme, mme_assessed=assessed)
     return Assessment(
         evaluated_at=when,
         mme=mme,

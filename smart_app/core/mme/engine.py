@@ -29,23 +29,23 @@ Items are ordered by reference, so the order of the input never changes the repo
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from smart_app.caching import bounded_cache
 from smart_app.config import MmeTable
 from smart_app.core.mme.dose import DailyAmount, daily_amount
 from smart_app.core.mme.errors import NotComputable
 from smart_app.core.mme.factors import TableInfo, factor_entry, table_info
 from smart_app.core.mme.frequency import days_in
 from smart_app.core.mme.listing import listing, setting, source_label
+from smart_app.core.mme.memo import memo_cache
 from smart_app.core.mme.products import OpioidProduct, identify, parse_name
-from smart_app.core.mme.report import MmeItem, MmeReport
+from smart_app.core.mme.report import LEFT_OUT, MmeItem, MmeReport
 from smart_app.core.mme.route import route_in_text, route_of_concept
 from smart_app.core.mme.units import unit_word
-from smart_app.core.model import Dosage, MedicationUse
+from smart_app.core.model import Concept, Dosage, MedicationUse
 
 
 def opioid_ingredient(med: MedicationUse) -> str | None:
@@ -73,7 +73,9 @@ def _product_label(product: OpioidProduct) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Assessed:
+class Assessed:
+    """One medication assessed on its own: its item before de-duplication, and what de-duplication compares."""
+
     item: MmeItem
     keys: frozenset[tuple[str, ...]]  # product identities for de-duplication
     is_draft: bool = False
@@ -83,7 +85,7 @@ class _Assessed:
 _EXTENDED = re.compile(r"extended release|\b(?:er|xr|sr|cr|la|xl)\b|\b\d+ hr\b", re.I)
 
 
-@bounded_cache(2 * 1024 * 1024, max_entries=4096)
+@memo_cache(2 * 1024 * 1024)
 def _is_extended(dose_form: str | None, name: str | None) -> bool:
     return _EXTENDED.search(f"{dose_form or ''} {name or ''}") is not None
 
@@ -166,7 +168,13 @@ def _code_name_conflict(med: MedicationUse, product: OpioidProduct) -> str | Non
     contradicts. Names that say less (a brand, no release words, a combination written '5-325') are no conflict."""
     if product.rxcui is None:
         return None
-    names = [med.medication.text, *(c.display for c in med.medication.codings)]
+    return _conflict(med.medication, product)
+
+
+# Asked of every coded opioid medication, for today's total and for the timeline; depends only on the concept.
+@memo_cache(2 * 1024 * 1024)
+def _conflict(medication: Concept, product: OpioidProduct) -> str | None:
+    names = [medication.text, *(c.display for c in medication.codings)]
     for name in dict.fromkeys(n for n in names if n):
         named = parse_name(name)
         if named is None:
@@ -198,10 +206,28 @@ def _code_name_conflict(med: MedicationUse, product: OpioidProduct) -> str | Non
     return None
 
 
+# One dosage's daily amount, or why there is none: the same dosage of the same product is read for today's total
+# and for the timeline (and recurs across patients). Only the reason is kept, never the raised exception (its
+# traceback would hold the caller's frames).
+@memo_cache(4 * 1024 * 1024)
+def _daily(dosage: Dosage, product: OpioidProduct) -> DailyAmount | str:
+    try:
+        return daily_amount(dosage, product)
+    except NotComputable as exc:
+        return exc.reason
+
+
+def _daily_amount(dosage: Dosage, product: OpioidProduct) -> DailyAmount:
+    found = _daily(dosage, product)
+    if isinstance(found, str):
+        raise NotComputable(found)
+    return found
+
+
 def _step_daily(
     dosages: list[Dosage], product: OpioidProduct, is_rate: bool, entry_unit: str
 ) -> tuple[list[DailyAmount], float, str]:
-    parts = [daily_amount(dosage, product) for dosage in dosages]
+    parts = [_daily_amount(dosage, product) for dosage in dosages]
     daily = sum(p.value for p in parts)
     unit = "mcg/hr" if is_rate else "mg/day"
     if entry_unit == "mcg/day":
@@ -290,7 +316,7 @@ def _outcome(
         return {"status": "not-computable", "reason": exc.reason}
 
 
-def _assess(med: MedicationUse, info: TableInfo, on: datetime | None) -> _Assessed | None:
+def _assess(med: MedicationUse, info: TableInfo, on: datetime | None) -> Assessed | None:
     product = identify(med)
     if product is None:
         return None
@@ -299,7 +325,7 @@ def _assess(med: MedicationUse, info: TableInfo, on: datetime | None) -> _Assess
         return None
     route = _route(med, product)
     item = MmeItem(**_common_fields(med, product, route), **_outcome(med, product, route, info, state, on))
-    return _Assessed(item, _identity_keys(product, route), med.is_draft_order, _relative(med.prior_prescription))
+    return Assessed(item, _identity_keys(product, route), med.is_draft_order, _relative(med.prior_prescription))
 
 
 def _relative(reference: str | None) -> str | None:
@@ -310,10 +336,12 @@ def _relative(reference: str | None) -> str | None:
     return "/".join(parts[-2:]) if len(parts) >= 2 and parts[-2] == "MedicationRequest" else None
 
 
-def _renewals(assessed: list[_Assessed]) -> dict[str, str]:
+def _renewals(assessed: list[Assessed]) -> dict[str, str]:
     """Active orders a draft renews (id -> reason): named by priorPrescription, or repeated exactly by a draft."""
     found: dict[str, str] = {}
     drafts = [a for a in assessed if a.is_draft]
+    if not drafts:  # only a draft renews (the timeline's reports never have one)
+        return found
     active = [a for a in assessed if not a.is_draft and a.item.id.startswith("MedicationRequest/")]
     for draft in drafts:
         if draft.renews and any(a.item.id == draft.renews for a in active):
@@ -340,44 +368,71 @@ def _renewals(assessed: list[_Assessed]) -> dict[str, str]:
     return found
 
 
-def _mark_duplicates(assessed: list[_Assessed]) -> list[MmeItem]:
+def _duplicate_reasons(assessed: Sequence[Assessed]) -> list[str | None]:
+    """For each item (by position), why it is listed as a duplicate, or None: an active order a draft renews, or a
+    statement of the same product as a listed request."""
     requests: dict[tuple[str, ...], str] = {}
     for a in assessed:
         if a.item.id.startswith("MedicationRequest/"):
             for key in a.keys:
                 requests.setdefault(key, a.item.id)
-    renewed = _renewals(assessed)
-    items = []
+    renewed = _renewals(list(assessed))
+    reasons: list[str | None] = []
     for a in assessed:
         if a.item.id in renewed:
-            items.append(replace(a.item, status="duplicate", reason=renewed[a.item.id], mme_per_day=None))
+            reasons.append(renewed[a.item.id])
             continue
-        request = min((requests[k] for k in a.keys if k in requests), default=None)
-        if request is not None and a.item.id.startswith("MedicationStatement/"):
-            items.append(
-                replace(
-                    a.item,
-                    status="duplicate",
-                    reason=f"same product as {request}, which is used instead",
-                    mme_per_day=None,  # only counted items carry a figure, so no consumer can add it twice
-                )
-            )
-        else:
-            items.append(a.item)
-    return items
+        is_statement = a.item.id.startswith("MedicationStatement/")
+        request = min((requests[k] for k in a.keys if k in requests), default=None) if is_statement else None
+        reasons.append(f"same product as {request}, which is used instead" if request is not None else None)
+    return reasons
 
 
-def calculate_mme(
+def _mark_duplicates(assessed: list[Assessed]) -> list[MmeItem]:
+    return [
+        a.item
+        if reason is None
+        # only counted items carry a figure, so no consumer can add a duplicate's twice
+        else replace(a.item, status="duplicate", reason=reason, mme_per_day=None)
+        for a, reason in zip(assessed, _duplicate_reasons(assessed), strict=True)
+    ]
+
+
+def _in_order(assessed: Iterable[Assessed | None]) -> list[Assessed]:
+    return sorted((a for a in assessed if a is not None), key=lambda a: (a.item.id, a.item.source))
+
+
+def assess_medication(
+    med: MedicationUse, *, table: MmeTable = "cdc-2022", on: datetime | None = None
+) -> Assessed | None:
+    """One medication's item, on its own (None when it is not a listed opioid): the per-medication part of
+    `calculate_mme`. Reports of several medications are made by `report_of`, which marks duplicates and renewals
+    across them; the MME timeline assesses each medication once and reports each run of days from the same items."""
+    return _assess(med, table_info(table), _aware(on))
+
+
+def assess_medications(
     medications: Sequence[MedicationUse], *, table: MmeTable = "cdc-2022", on: datetime | None = None
-) -> MmeReport:
-    """MME/day of each current opioid medication and the total, with the table named and its cautions."""
+) -> tuple[Assessed | None, ...]:
+    """`assess_medication` of each medication, in the order given (so a caller can pair them by position)."""
     info = table_info(table)
-    when = on.replace(tzinfo=UTC) if on is not None and on.tzinfo is None else on
-    assessed = sorted(
-        (a for a in (_assess(m, info, when) for m in medications) if a is not None),
-        key=lambda a: (a.item.id, a.item.source),
-    )
-    items = tuple(_mark_duplicates(assessed))
+    when = _aware(on)
+    return tuple(_assess(m, info, when) for m in medications)
+
+
+def same_on_any_day(med: MedicationUse) -> bool:
+    """Whether this medication's assessment on a date is also its assessment as a current medication on no date
+    (what the MME timeline needs): an active order or statement that is not a draft, with at most one dosage step.
+    The date only decides whether a statement has ended (an assessed one has not) and which step of a taper is in
+    force (`_current_step`: with one step, the first on any date)."""
+    return med.status == "active" and not med.is_draft_order and len({dosage.sequence for dosage in med.dosages}) <= 1
+
+
+def report_of(assessed: Iterable[Assessed | None], *, table: MmeTable = "cdc-2022") -> MmeReport:
+    """The report of medications assessed by `assess_medication` (the Nones, not listed, are dropped): items in
+    reference order, duplicates and renewals marked across them, the total of the counted ones."""
+    info = table_info(table)
+    items = tuple(_mark_duplicates(_in_order(assessed)))
     counted = [i.mme_per_day for i in items if i.status == "counted" and i.mme_per_day is not None]
     cautions: tuple[str, ...] = info.cautions if items else ()
     if info.buprenorphine_caution and any(i.ingredient == "buprenorphine" for i in items):
@@ -392,3 +447,36 @@ def calculate_mme(
         figure=info.figure,
         document=info.document,
     )
+
+
+def totals_of(assessed: Iterable[Assessed | None]) -> tuple[float | None, tuple[str, ...], tuple[str, ...]]:
+    """What `report_of` of these assessments totals, without writing its items: (the total, or None when none is
+    counted; the counted ids; the left-out ids), in the report's order. The MME timeline needs only these for each
+    run of days."""
+    ordered = _in_order(assessed)
+    values: list[float] = []
+    counted: list[str] = []
+    left_out: list[str] = []
+    for a, reason in zip(ordered, _duplicate_reasons(ordered), strict=True):
+        if reason is not None:  # a duplicate: neither counted nor left out
+            continue
+        if a.item.status == "counted":
+            counted.append(a.item.id)
+            if a.item.mme_per_day is not None:
+                values.append(a.item.mme_per_day)
+        elif a.item.status in LEFT_OUT:
+            left_out.append(a.item.id)
+    return (sum(values) if values else None), tuple(counted), tuple(left_out)
+
+
+def _aware(on: datetime | None) -> datetime | None:
+    return on.replace(tzinfo=UTC) if on is not None and on.tzinfo is None else on
+
+
+def calculate_mme(
+    medications: Sequence[MedicationUse], *, table: MmeTable = "cdc-2022", on: datetime | None = None
+) -> MmeReport:
+    """MME/day of each current opioid medication and the total, with the table named and its cautions."""
+    info = table_info(table)
+    when = _aware(on)
+    return report_of((_assess(m, info, when) for m in medications), table=table)

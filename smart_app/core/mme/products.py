@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
 
-from smart_app.caching import bounded_cache
+from smart_app.core.mme.memo import memo_cache
 from smart_app.core.mme.units import Strength, strength_from_ratio, strength_from_text
 from smart_app.core.model import RXNORM, Concept, Ingredient, MedicationUse
 from smart_app.mappings import read_csv, read_json
@@ -83,7 +83,7 @@ def _opioid_in_words(text: str) -> str | None:
     return None
 
 
-_opioid_in_words_cached = bounded_cache(_NAME_CACHE_BYTES, max_entries=4096)(_opioid_in_words)
+_opioid_in_words_cached = memo_cache(_NAME_CACHE_BYTES)(_opioid_in_words)
 
 
 def opioid_by_rxcui(code: str) -> str | None:
@@ -147,7 +147,7 @@ def parse_name(name: str | None) -> OpioidProduct | None:
     return _parse_name(name)
 
 
-@bounded_cache(_NAME_CACHE_BYTES, max_entries=4096)
+@memo_cache(_NAME_CACHE_BYTES)
 def _parse_name(name: str) -> OpioidProduct | None:
     text = _PREFIX.sub("", _without_brand(" ".join(name.split())))
     parts = [p.strip() for p in text.split(" / ")]
@@ -248,7 +248,7 @@ def identify(med: MedicationUse) -> OpioidProduct | None:
 
 # The same coded products recur across patients; all arguments are frozen. Bounded in bytes: a Concept holds
 # the sender's texts.
-@bounded_cache(_NAME_CACHE_BYTES, max_entries=4096)
+@memo_cache(_NAME_CACHE_BYTES)
 def _identify(
     medication: Concept, form_concept: Concept | None, ingredients: tuple[Ingredient, ...]
 ) -> OpioidProduct | None:

@@ -8,6 +8,7 @@ from typing import Literal
 from smart_app.config import MmeTable
 
 ItemStatus = Literal["counted", "excluded", "not-computable", "duplicate"]
+LEFT_OUT: frozenset[ItemStatus] = frozenset({"excluded", "not-computable"})  # listed, not in the total, never silently
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,4 +68,4 @@ class MmeReport:
     @property
     def left_out(self) -> tuple[MmeItem, ...]:
         """Opioid medications the total does not include (excluded or not computable), never silently."""
-        return tuple(i for i in self.items if i.status in ("excluded", "not-computable"))
+        return tuple(i for i in self.items if i.status in LEFT_OUT)

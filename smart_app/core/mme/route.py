@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from smart_app.caching import bounded_cache
+from smart_app.core.mme.memo import memo_cache
 from smart_app.core.model import Concept
 from smart_app.core.routes import RouteReading, read_route
 from smart_app.mappings import read_json
@@ -29,7 +29,7 @@ def parenteral_routes() -> frozenset[str]:
     return frozenset(read_json("medication_routes.json")["parenteral"])
 
 
-@bounded_cache(2 * 1024 * 1024, max_entries=4096)
+@memo_cache(2 * 1024 * 1024)
 def route_in_text(text: str | None) -> str | None:
     if not text:
         return None
@@ -41,5 +41,7 @@ def read_dosage_route(route: Concept | None) -> RouteReading:
     return read_route(route, route_in_text)
 
 
+# Every opioid dosage's route is read for today's total and again for the timeline; route concepts recur.
+@memo_cache(2 * 1024 * 1024)
 def route_of_concept(route: Concept | None) -> str | None:
     return read_dosage_route(route).route

@@ -4,8 +4,9 @@ Each opioid MedicationRequest (an order or plan) and MedicationStatement that wa
 `MedicationSpan`: the days it covers, how those days were found (`basis`, and `how` in words), whether any of them
 had to be assumed, and its MME/day while taken (the same `MmeItem`, with its derivation, that today's total gives).
 The spans are then cut into `TimelineSegment`s: runs of days on which the same medications were taken, each with the
-total MME/day of those days, computed by the one MME engine (`calculate_mme`, de-duplication included), so that the
-segment for today is the current total.
+total MME/day of those days, computed by the one MME engine (each medication assessed once by `assess_medication`,
+each segment's total made from those items by `totals_of`, de-duplication included), so that the segment for today
+is the current total.
 
 The days a medication covers, the first rule that applies (days are whole calendar days, both ends included):
 
@@ -32,14 +33,15 @@ that gives no date at all, is listed in `unplaced` with the reason, never silent
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from itertools import pairwise
 from typing import Literal
 
 from smart_app.config import LocalDefaults, MmeTable
-from smart_app.core.mme.engine import calculate_mme, opioid_ingredient
+from smart_app.core.mme.engine import Assessed, assess_medication, opioid_ingredient, same_on_any_day, totals_of
+from smart_app.core.mme.factors import table_info
 from smart_app.core.mme.listing import ORDER_INTENTS
 from smart_app.core.mme.report import MmeItem
 from smart_app.core.model import MedicationUse, Period, Quantity
@@ -265,9 +267,11 @@ def _as_current(med: MedicationUse) -> MedicationUse:
     return replace(med, status="active", is_draft_order=False)
 
 
-def _item(med: MedicationUse, table: MmeTable) -> MmeItem | None:
-    report = calculate_mme([_as_current(med)], table=table)
-    return report.items[0] if report.items else None
+def _assessed(med: MedicationUse, table: MmeTable) -> Assessed | None:
+    """The medication assessed once, as if current. On its own it is never a duplicate (no other medication, and
+    `_as_current` makes no draft that could renew), so its item is the span's; each segment's report is made from
+    these same assessments (`totals_of`), which marks duplicates between the medications of those days."""
+    return assess_medication(_as_current(med), table=table)
 
 
 def _considered(med: MedicationUse) -> bool | None:
@@ -282,11 +286,15 @@ def _considered(med: MedicationUse) -> bool | None:
 
 
 def _spans(
-    medications: Iterable[MedicationUse], table: MmeTable, today: date, assumed_days: int
-) -> tuple[list[tuple[MedicationSpan, MedicationUse]], list[Unplaced]]:
-    spans: list[tuple[MedicationSpan, MedicationUse]] = []
+    medications: Sequence[MedicationUse],
+    table: MmeTable,
+    today: date,
+    assumed_days: int,
+    current: Sequence[Assessed | None] | None,
+) -> tuple[list[tuple[MedicationSpan, Assessed]], list[Unplaced]]:
+    spans: list[tuple[MedicationSpan, Assessed]] = []
     unplaced: list[Unplaced] = []
-    for med in medications:
+    for index, med in enumerate(medications):
         considered = _considered(med)
         if considered is False or opioid_ingredient(med) is None:
             continue
@@ -299,12 +307,14 @@ def _spans(
             if med.resource_type == "MedicationStatement"
             else _place_request(med, assumed_days)
         )
-        item = _item(med, table)
-        if isinstance(place, str) or item is None:
+        known = current[index] if current is not None else None
+        assessed = known if known is not None and same_on_any_day(med) else _assessed(med, table)
+        if isinstance(place, str) or assessed is None:
             unplaced.append(
                 Unplaced(med.reference, med.medication.label, place if isinstance(place, str) else "not an opioid")
             )
             continue
+        item = assessed.item
         ongoing = place.last_day is None
         last = today if ongoing else min(place.last_day or today, today - timedelta(days=1))
         how = place.how
@@ -328,14 +338,14 @@ def _spans(
             assumed=place.assumed,
             item=item,
         )
-        spans.append((span, med))
+        spans.append((span, assessed))
     spans.sort(key=lambda pair: (pair[0].first_day, pair[0].reference))
     unplaced.sort(key=lambda u: u.reference)
     return spans, unplaced
 
 
 def _segments(
-    spans: Sequence[tuple[MedicationSpan, MedicationUse]], table: MmeTable, first: date, last: date
+    spans: Sequence[tuple[MedicationSpan, Assessed]], table: MmeTable, first: date, last: date
 ) -> tuple[TimelineSegment, ...]:
     cuts = {first, last + timedelta(days=1)}
     for span, _ in spans:
@@ -345,12 +355,9 @@ def _segments(
     bounds = sorted(cuts)
     segments: list[TimelineSegment] = []
     for start, after in pairwise(bounds):
-        taken = [(span, med) for span, med in spans if span.first_day <= start and span.last_day >= start]
+        taken = [(span, assessed) for span, assessed in spans if span.first_day <= start and span.last_day >= start]
         if taken:
-            report = calculate_mme([_as_current(med) for _, med in taken], table=table)
-            total = report.total_mme_per_day
-            counted = tuple(i.id for i in report.counted)
-            left_out = tuple(i.id for i in report.left_out)
+            total, counted, left_out = totals_of(assessed for _, assessed in taken)
         else:
             total, counted, left_out = 0.0, (), ()
         segment = TimelineSegment(
@@ -374,17 +381,29 @@ def _segments(
     return tuple(segments)
 
 
-def mme_timeline(medications: Sequence[MedicationUse], *, on: datetime, settings: LocalDefaults) -> MmeTimeline:
-    """MME/day over the `timeline_lookback_days` up to `on` (today), from every opioid medication in the record."""
+def mme_timeline(
+    medications: Sequence[MedicationUse],
+    *,
+    on: datetime,
+    settings: LocalDefaults,
+    current: Sequence[Assessed | None] | None = None,
+) -> MmeTimeline:
+    """MME/day over the `timeline_lookback_days` up to `on` (today), from every opioid medication in the record.
+
+    `current`: the same medications already assessed on `on` with the same table (`assess_medications`, by
+    position), as today's total was; a medication whose assessment does not depend on the day (`same_on_any_day`)
+    is then not assessed again."""
+    if current is not None and len(current) != len(medications):
+        raise ValueError("current assessments must pair with the medications, one each")
     today = on.date()
     first = today - timedelta(days=settings.timeline_lookback_days - 1)
     table = settings.mme_table
-    spans, unplaced = _spans(medications, table, today, settings.timeline_assumed_days)
-    empty = calculate_mme([], table=table)
+    spans, unplaced = _spans(medications, table, today, settings.timeline_assumed_days, current)
+    info = table_info(table)
     return MmeTimeline(
         table=table,
-        table_label=empty.table_label,
-        figure=empty.figure,
+        table_label=info.label,
+        figure=info.figure,
         first_day=first,
         last_day=today,
         spans=tuple(span for span, _ in spans),

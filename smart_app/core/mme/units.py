@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
-from smart_app.caching import bounded_cache
+from smart_app.core.mme.memo import memo_cache
 from smart_app.core.model import Quantity
 from smart_app.mappings import read_json
 
@@ -41,7 +41,7 @@ class Strength:
         return f"{_fmt(self.amount)} mg per {unit_word}"
 
 
-@bounded_cache(1024 * 1024, max_entries=1024)
+@memo_cache(1024 * 1024)
 def unit_word(dose_form: str | None) -> str:
     """The countable unit of a dose form: 'Extended Release Oral Tablet' -> 'tablet'; 'unit' if none."""
     counts = _units()["count"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from smart_app.core.mme.memo import memo_cache
 from smart_app.core.model import Quantity, Ratio
 
 MASS_MG = {"mg": 1.0, "ug": 0.001, "g": 1000.0}
@@ -16,6 +17,8 @@ TIME_H = {"h": 1.0, "min": 1 / 60, "s": 1 / 3600, "d": 24.0}
 _UNIT = re.compile(r"^(?P<mass>mg|ug|g|ml)(?P<kg>/kg)?(?:/(?P<time>h|min|s|d))?$")
 
 
+# Every dose, rate and strength of every ketamine record is read through here; units are a handful of short strings.
+@memo_cache(256 * 1024)
 def normalise_unit(unit: str) -> str:
     u = unit.strip().lower().replace(" ", "").replace("mcg", "ug").replace("µg", "ug").replace("μg", "ug")
     u = re.sub(r"\b(hr|hour|hours|hrs)\b", "h", u).replace("/hr", "/h").replace("/hour", "/h")

@@ -4,8 +4,9 @@ four ways a rule reports its outcome."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
 
 from smart_app.config import LocalDefaults
 from smart_app.core.mme.report import MmeReport
@@ -17,7 +18,9 @@ from smart_app.core.safety.evidence import ConditionMatch, active_conditions
 from smart_app.core.safety.exposure import KetamineExposure
 from smart_app.core.safety.history import TreatmentHistory
 from smart_app.core.safety.ketamine_order import KetamineOrder
-from smart_app.core.safety.vitals import WeightReading
+from smart_app.core.safety.vitals import BpReading, WeightReading, latest_bp
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +35,24 @@ class SafetyContext:
     mme: MmeReport | None = None
     exposure: KetamineExposure | None = None  # ketamine given and ordered over 30/365 days (engine computes it)
     timeline_source: Callable[[], MmeTimeline] | None = None  # MME/day over time, drafts left out; built once, lazily
+    bp_source: Callable[[], BpReading | None] | None = None  # the latest BP in the lookback; read once, lazily
+    # init=False: a copy made with dataclasses.replace (another date, other settings) starts with nothing derived
+    _derived: dict[Callable[..., Any], Any] = field(default_factory=dict, init=False, compare=False, repr=False)
+
+    def once(self, derive: Callable[[SafetyContext], T]) -> T:
+        """`derive(self)`, worked out on the first call only: a fact several rules read the same way (the recent
+        liver tests for the hepatic rule and the LFT check). `derive` must depend on the context alone, and its
+        result is shared, so it must not be mutated (return a tuple)."""
+        if derive not in self._derived:
+            self._derived[derive] = derive(self)
+        return self._derived[derive]  # type: ignore[no-any-return]
+
+    @property
+    def latest_bp(self) -> BpReading | None:
+        """The most recent BP of the last `bp_lookback_days` (the cardiovascular rule and the ECG check both ask)."""
+        if self.bp_source is not None:
+            return self.bp_source()
+        return latest_bp(self.record, self.on, self.settings.bp_lookback_days)
 
     @property
     def timeline(self) -> MmeTimeline | None:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from functools import cache
 
 from smart_app.config import LocalDefaults
+from smart_app.core.mme.engine import Assessed
 from smart_app.core.mme.report import MmeReport
 from smart_app.core.mme.timeline import mme_timeline
 from smart_app.core.model import MedicationUse, PatientRecord
@@ -45,7 +46,7 @@ from smart_app.core.safety.rules import (
     substance,
 )
 from smart_app.core.safety.rules.baseline_tests import BaselineTestStatus
-from smart_app.core.safety.vitals import current_weight
+from smart_app.core.safety.vitals import current_weight, latest_bp
 
 CHECKS: tuple[Callable[[SafetyContext], list[Outcome]], ...] = (
     cardiovascular.check,
@@ -136,15 +137,18 @@ def evaluate(
     on: datetime,
     settings: LocalDefaults,
     mme: MmeReport | None = None,
+    mme_assessed: Sequence[Assessed | None] | None = None,
 ) -> SafetyReport:
-    """Every rule's outcome for a patient about to receive ketamine; `on` is the evaluation time."""
+    """Every rule's outcome for a patient about to receive ketamine; `on` is the evaluation time.
+
+    `mme_assessed`: `record.medications` as assessed for `mme` (by position), reused by the MME timeline."""
     when = on if on.tzinfo is not None else on.replace(tzinfo=UTC)
     weight = current_weight(record, when, settings.weight_lookback_days)
     age = record.demographics.age_on(when.date())
     orders = tuple(read_order(d) for d in drafts if is_ketamine(d))
     history = treatment_history(record, when, YEAR_DAYS)
     exposure = ketamine_exposure(record, orders, when, weight.kg if weight else None)
-    timeline = cache(lambda: mme_timeline(record.medications, on=when, settings=settings))
+    timeline = cache(lambda: mme_timeline(record.medications, on=when, settings=settings, current=mme_assessed))
     ctx = SafetyContext(
         record=record,
         on=when,
@@ -156,6 +160,7 @@ def evaluate(
         mme=mme,
         exposure=exposure,
         timeline_source=timeline,
+        bp_source=cache(lambda: latest_bp(record, when, settings.bp_lookback_days)),
     )
     outcomes: list[Outcome] = []
     for check in CHECKS:

@@ -19,7 +19,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from smart_app.config import LocalDefaults, local_defaults
-from smart_app.core.model import Coding, Condition, MedicationUse, Observation, PatientRecord, Quantity
+from smart_app.core.mme.memo import memo_cache
+from smart_app.core.model import (
+    Coding,
+    Concept,
+    Condition,
+    Ingredient,
+    MedicationUse,
+    Observation,
+    PatientRecord,
+    Quantity,
+)
 from smart_app.core.outcomes import Evidence
 from smart_app.core.safety.terminology import ValueSet, describe_coding, value_set
 
@@ -166,8 +176,15 @@ def medication_in(med: MedicationUse, name: str) -> Coding | str | None:
     """What places `med` in value set `name`: a coding of the medication or of an ingredient, else (for uncoded or
     product-coded entries, e.g. a fixed-dose combination no set lists) one of the set's ingredient words found as a
     word in the medication's or an ingredient's text or display (mappings/concepts.json 'words')."""
+    return _medication_in(med.medication, med.ingredients, name)
+
+
+# Several rules ask of every medication whether it is in their value set; the answer depends only on its concepts
+# (value sets are fixed at import), which recur across patients.
+@memo_cache(2 * 1024 * 1024)
+def _medication_in(medication: Concept, ingredients: tuple[Ingredient, ...], name: str) -> Coding | str | None:
     vs = value_set(name)
-    concepts = (med.medication, *(i.item for i in med.ingredients))
+    concepts = (medication, *(i.item for i in ingredients))
     for concept in concepts:
         coding = vs.match(concept)
         if coding is not None:

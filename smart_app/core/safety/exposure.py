@@ -33,8 +33,7 @@ from smart_app.core.safety.history import ADMINISTRATION_STATUSES, REQUEST_STATU
 from smart_app.core.safety.ketamine_order import (
     KetamineOrder,
     concentration,
-    is_esketamine,
-    is_ketamine,
+    ketamine_kinds,
     read_order,
 )
 
@@ -176,7 +175,10 @@ def _administration_mg(med: MedicationUse, weight_kg: float | None) -> tuple[flo
 
 
 def _counted(med: MedicationUse) -> bool:
-    if med.is_draft_order or not is_ketamine(med) or is_esketamine(med):
+    if med.is_draft_order:
+        return False
+    ketamine, esketamine = ketamine_kinds(med)
+    if not ketamine or esketamine:
         return False
     if med.resource_type == "MedicationAdministration":
         return med.status in ADMINISTRATION_STATUSES

@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal
 
-from smart_app.caching import bounded_cache
+from smart_app.caching import ByteBoundedMemo, size_of
+from smart_app.core.mme.memo import memo_cache
 from smart_app.core.model import RXNORM, Concept, Dosage, DoseAndRate, Ingredient, MedicationUse, Quantity
 from smart_app.core.routes import read_route
 from smart_app.core.safety.amounts import MASS_MG, Amount, amount, normalise_unit, ratio_rate, to_hours
@@ -100,6 +101,11 @@ def is_esketamine(med: MedicationUse) -> bool:
     return _kinds(med.medication, med.ingredients)[1]
 
 
+def ketamine_kinds(med: MedicationUse) -> tuple[bool, bool]:
+    """(`is_ketamine`, `is_esketamine`) in one look-up."""
+    return _kinds(med.medication, med.ingredients)
+
+
 def is_ketamine(med: MedicationUse) -> bool:
     """Any ketamine medication, racemic or esketamine (use `is_esketamine` to tell them apart).
 
@@ -112,7 +118,7 @@ def is_ketamine(med: MedicationUse) -> bool:
 
 # Several rules ask of every medication whether it is ketamine (treatment history three times per call); the
 # answer depends only on its concepts, which recur across patients. Bounded in bytes: concepts hold free text.
-@bounded_cache(2 * 1024 * 1024, max_entries=4096)
+@memo_cache(2 * 1024 * 1024)
 def _kinds(medication: Concept, ingredients: tuple[Ingredient, ...]) -> tuple[bool, bool]:
     """(is ketamine, is esketamine) of a medication with these concepts."""
     med = MedicationUse("MedicationRequest", "", None, medication, ingredients=ingredients)
@@ -192,11 +198,28 @@ def _fmt(value: float) -> str:
     return f"{value:g}"
 
 
+# Every ketamine administration and order of a record is asked its concentration (the exposure over a year reads a
+# dozen or more, most of one product): the answer depends only on the medication's concepts. A plain bounded memo
+# (a lookup is one dict.get); it forgets everything when full.
+_CONCENTRATIONS: ByteBoundedMemo[tuple[Concept, tuple[Ingredient, ...]], Concentration] = ByteBoundedMemo(
+    2 * 1024 * 1024, max_entry_bytes=16 * 1024
+)
+
+
 def concentration(med: MedicationUse) -> Concentration:
     """The concentration the order itself states; a vial code alone does not state what is infused."""
+    key = (med.medication, med.ingredients)
+    found = _CONCENTRATIONS.get(key)
+    if found is None:
+        found = _concentration(med.medication, med.ingredients)
+        _CONCENTRATIONS.put(key, found, size_of(key) + size_of(found))
+    return found
+
+
+def _concentration(medication: Concept, ingredients: tuple[Ingredient, ...]) -> Concentration:
     catalogue = _catalogue()
     stated: dict[str, float] = {}  # where -> mg/mL
-    for ingredient in med.ingredients:
+    for ingredient in ingredients:
         s = ingredient.strength
         if s and s.numerator and s.denominator and s.numerator.value and s.denominator.value:
             num = normalise_unit(s.numerator.code or s.numerator.unit or "")
@@ -205,7 +228,7 @@ def concentration(med: MedicationUse) -> Concentration:
                 stated["Medication.ingredient.strength"] = s.numerator.value * MASS_MG[num] / s.denominator.value
     vial: tuple[str, float, str] | None = None
     conflict: str | None = None
-    for coding in med.medication.codings:
+    for coding in medication.codings:
         code = coding.code or ""
         if coding.system == RXNORM and code in catalogue.premixed:
             stated[f"RxNorm {code}"] = catalogue.premixed[code][0]
@@ -220,9 +243,9 @@ def concentration(med: MedicationUse) -> Concentration:
             shown = _text_mg_per_ml(coding.display)
             if shown is not None:
                 stated[f"the display '{coding.display}'"] = shown
-    in_text = _text_mg_per_ml(med.medication.text)
+    in_text = _text_mg_per_ml(medication.text)
     if in_text is not None:
-        stated[f"the name '{med.medication.text}'"] = in_text
+        stated[f"the name '{medication.text}'"] = in_text
     if vial is not None:
         # A name that gives the vial's own strength names the vial ("ketamine 10 MG/ML Injectable Solution"): it
         # says nothing about the concentration infused, which is diluted from it.

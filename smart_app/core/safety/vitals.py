@@ -100,7 +100,7 @@ def _mmhg(quantity: Quantity | None, limits: tuple[float, float]) -> float | Non
     return None if value is None or _outside(value, limits) else value
 
 
-def _panel_reading(obs: Observation) -> BpReading | None:
+def _panel_values(obs: Observation) -> tuple[float | None, float | None]:
     systolic_vs, diastolic_vs = value_set("systolic-bp"), value_set("diastolic-bp")
     systolic = diastolic = None
     for comp in obs.components:
@@ -108,25 +108,33 @@ def _panel_reading(obs: Observation) -> BpReading | None:
             systolic = _mmhg(comp.value_quantity, SYSTOLIC_MMHG)
         elif diastolic_vs.contains(comp.code):
             diastolic = _mmhg(comp.value_quantity, DIASTOLIC_MMHG)
-    if obs.when is None or (systolic is None and diastolic is None):
-        return None
-    reading = BpReading(obs.when, systolic, diastolic, ())
-    return BpReading(obs.when, systolic, diastolic, (observation_evidence(obs, reading.text),))
+    return systolic, diastolic
+
+
+def _panel_reading(when: datetime, obs: Observation, systolic: float | None, diastolic: float | None) -> BpReading:
+    reading = BpReading(when, systolic, diastolic, ())
+    return BpReading(when, systolic, diastolic, (observation_evidence(obs, reading.text),))
 
 
 def latest_bp(record: PatientRecord, on: datetime, lookback_days: int) -> BpReading | None:
     """Most recent BP: a panel with systolic/diastolic components, or standalone readings taken at the same time."""
     since = on - timedelta(days=lookback_days)
-    readings: list[BpReading] = []
+    # Only the newest panel can be the answer (the first of equally new ones, as `max` keeps the first), so a panel
+    # no newer than the best so far is not read, and only the answer's evidence is written.
+    newest: tuple[datetime, Observation, float | None, float | None] | None = None
+    for obs in record.observations:
+        if not obs.components or not is_result(obs, on) or obs.when is None or obs.when < since:
+            continue
+        if newest is not None and obs.when <= newest[0]:
+            continue
+        systolic, diastolic = _panel_values(obs)
+        if systolic is not None or diastolic is not None:
+            newest = (obs.when, obs, systolic, diastolic)
+    # Standalone readings: only observations coded systolic or diastolic (the record's index), in record order.
     singles: dict[datetime, tuple[float | None, float | None, list[Evidence]]] = {}
     systolic_vs, diastolic_vs = value_set("systolic-bp"), value_set("diastolic-bp")
-    for obs in record.observations:
-        if not is_result(obs, on) or obs.when is None or obs.when < since:
-            continue
-        if obs.components:
-            panel = _panel_reading(obs)
-            if panel is not None:
-                readings.append(panel)
+    for obs in record.observations_coded(systolic_vs.exact_codings | diastolic_vs.exact_codings):
+        if obs.components or not is_result(obs, on) or obs.when is None or obs.when < since:
             continue
         is_sys, is_dia = systolic_vs.contains(obs.code), diastolic_vs.contains(obs.code)
         value = _mmhg(obs.value_quantity, SYSTOLIC_MMHG if is_sys else DIASTOLIC_MMHG)
@@ -134,5 +142,6 @@ def latest_bp(record: PatientRecord, on: datetime, lookback_days: int) -> BpRead
             continue
         s, d, ev = singles.get(obs.when, (None, None, []))
         singles[obs.when] = (value if is_sys else s, value if is_dia else d, [*ev, observation_evidence(obs)])
+    readings = [_panel_reading(*newest)] if newest is not None else []
     readings.extend(BpReading(when, s, d, tuple(ev)) for when, (s, d, ev) in singles.items())
     return max(readings, key=lambda r: r.when, default=None)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from smart_app.core.outcomes import Citation, Evidence, Outcome
 from smart_app.core.safety import sources
 from smart_app.core.safety.context import SafetyContext, fired, not_applicable, satisfied
-from smart_app.core.safety.vitals import BpReading, latest_bp
+from smart_app.core.safety.vitals import BpReading
 
 CV_DISEASE = ("unstable-angina", "angina", "coronary-disease", "heart-failure", "hypertension", "hypertensive-crisis")
 _ISCRR_CAUTION = Citation(
@@ -32,7 +32,7 @@ class BpControl:
 
 def bp_control(ctx: SafetyContext) -> BpControl:
     s = ctx.settings
-    reading = latest_bp(ctx.record, ctx.on, s.bp_lookback_days)
+    reading = ctx.latest_bp
     high = reading is not None and (
         (reading.systolic is not None and reading.systolic >= s.bp_systolic_poorly_controlled)
         or (reading.diastolic is not None and reading.diastolic >= s.bp_diastolic_poorly_controlled)

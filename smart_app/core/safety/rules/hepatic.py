@@ -51,7 +51,12 @@ def _upper_limit(obs: Observation) -> float | None:
 
 
 def recent_liver_tests(ctx: SafetyContext) -> list[LiverTest]:
-    """Most recent ALT, AST, total bilirubin and ALP within the LFT look-back window."""
+    """Most recent ALT, AST, total bilirubin and ALP within the LFT look-back window (read once per evaluation:
+    the hepatic rule and the LFT baseline check both ask)."""
+    return list(ctx.once(_recent_liver_tests))
+
+
+def _recent_liver_tests(ctx: SafetyContext) -> tuple[LiverTest, ...]:
     s = ctx.settings
     tests: list[LiverTest] = []
     for name, label in LFT_ANALYTES:
@@ -67,7 +72,7 @@ def recent_liver_tests(ctx: SafetyContext) -> list[LiverTest]:
         limit = getattr(s, multiple) if multiple else None
         abnormal = None if value is None or uln is None or limit is None else value > limit * uln
         tests.append(LiverTest(label, obs, uln, source if uln is not None else None, abnormal))
-    return tests
+    return tuple(tests)
 
 
 _LFT_DEFAULTS = (
