@@ -18,6 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import orjson
+
 from smart_app.core.model import MedicationUse, PatientRecord
 from smart_app.fhir.record import ParseMemo, build_record, resource_problem
 
@@ -144,13 +146,30 @@ def _read_one(
     return None, problem or "invalid FHIR"
 
 
+def _readable_medications(medications: Sequence[dict[str, Any]], memo: ParseMemo) -> list[dict[str, Any]]:
+    """The Medications that can be read, in order. A client may _include the same Medication with each medication
+    key: each distinct JSON is read once, its copies take the same answer."""
+    firsts: dict[bytes, dict[str, Any]] = {}
+    readable: list[dict[str, Any]] = []
+    for m in medications:
+        try:
+            first = firsts.setdefault(orjson.dumps(m), m)
+        except TypeError:  # not writable as JSON (an integer beyond 64 bits): read on its own
+            first = m
+        if first is not m:
+            memo.share(m, first)
+        if resource_problem(m, memo) is None:
+            readable.append(m)
+    return readable
+
+
 def read_drafts(
     drafts: Sequence[dict[str, Any]], medications: Sequence[dict[str, Any]], *, memo: ParseMemo | None = None
 ) -> ReadDrafts:
     """Sort the drafts into readable, salvaged (unreadable in part) and unidentified ones. `memo`: shared with
     the call's later `build_record`s, which then read these drafts and Medications again for free."""
     memo = memo if memo is not None else ParseMemo()
-    meds = [m for m in medications if resource_problem(m, memo) is None]
+    meds = _readable_medications(medications, memo)
     readable: list[dict[str, Any]] = []
     salvaged: list[dict[str, Any]] = []
     unreadable: dict[str, str] = {}

@@ -155,17 +155,15 @@ def screen_sources(
     slots: dict[object, int] = {}
     out: list[dict[str, Any]] = []
     foreign = unattributed = kept = 0
+    other, unstated = Belonging.OTHER, Belonging.UNSTATED  # looked up once: this loop sees every resource
     for resources, patient_scoped in sources:
         for resource in resources:
-            match belonging(resource, patient_id, fhir_base, matches):
-                case Belonging.OTHER:
-                    foreign += 1
-                    continue
-                case Belonging.UNSTATED if not patient_scoped:
-                    foreign += 1
-                    continue
-                case Belonging.UNSTATED:
-                    unattributed += 1
+            whose = belonging(resource, patient_id, fhir_base, matches)
+            if whose is other or (whose is unstated and not patient_scoped):
+                foreign += 1
+                continue
+            if whose is unstated:
+                unattributed += 1
             kept += 1
             _place(resource, slots, out)
     return Screened(tuple(out), foreign, unattributed, kept - len(out))

@@ -193,6 +193,14 @@ class ParseMemo:
     def __contains__(self, key: tuple[dict[str, Any], bool]) -> bool:
         return (id(key[0]), key[1]) in self._entries
 
+    def share(self, copy: dict[str, Any], original: dict[str, Any]) -> None:
+        """Let `copy` read as `original` has been read: the caller found their JSON byte for byte the same (which
+        tells 1, 1.0 and true apart, as the parse does; `==` would not)."""
+        for full in (False, True):
+            found = self._entries.get((id(original), full))
+            if found is not None:
+                self._entries[(id(copy), full)] = (copy, found[1])
+
     def parse(self, raw: dict[str, Any], *, full: bool = False, numbers_checked: bool = False) -> _Parsed:
         """`parse_resource(raw, full=full)`, read once. `numbers_checked` is only a shortcut of the same answer."""
         key = (id(raw), full)
