@@ -175,7 +175,7 @@ async def gather(
     elif to_fetch and server_problem is None:
         server_problem = "no FHIR server was given to fetch it from"
 
-    per_query: list[identity.Screened] = []
+    per_query: list[tuple[list[dict[str, Any]], bool]] = []  # each key's resources, from a patient-scoped query
     available: list[str] = []
     unavailable: list[Unavailable] = []
     for query in queries:
@@ -197,21 +197,20 @@ async def gather(
                 resources.extend(state.resources)
                 available.append(query.key)
             unavailable.append(Unavailable(query, reason, partial=state.usable))
-        if request.patient_id is not None:
-            scoped = PATIENT_TOKEN in query.template
-            per_query.append(
-                identity.screen(resources, request.patient_id, fhir_base=request.fhir_server, patient_scoped=scoped)
-            )
-        else:  # no patient to match against: the pipeline refuses such a call before it gets here
-            per_query.append(identity.Screened(tuple(resources)))
-    screened = identity.combine(per_query)
-    if screened.foreign or screened.duplicates:
+        per_query.append((resources, PATIENT_TOKEN in query.template))
+    if request.patient_id is not None:  # every key screened and de-duplicated in one pass
+        screened = identity.screen_sources(per_query, request.patient_id, fhir_base=request.fhir_server)
+    else:  # no patient to match against: the pipeline refuses such a call before it gets here
+        screened = identity.combine([identity.Screened(tuple(resources)) for resources, _ in per_query])
+    if screened.foreign:  # worth an operator's attention: the EHR sent another patient's data
         log.warning(
             "hook %s: %d resource(s) of another patient left out, %d duplicate(s) dropped",
             request.hook_instance,
             screened.foreign,
             screened.duplicates,
         )
+    elif screened.duplicates:  # routine (a Medication in several keys): not worth a line per call
+        log.debug("hook %s: %d duplicate resource(s) dropped", request.hook_instance, screened.duplicates)
     return GatheredData(
         screened.resources,
         tuple(available),

@@ -32,7 +32,7 @@ from smart_app.fhir.drafts import (
     read_drafts,
     unresolved_references,
 )
-from smart_app.fhir.record import build_record
+from smart_app.fhir.record import ParseMemo, build_record
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ def _decide(
     defaults: LocalDefaults,
     on: datetime,
     presented: PresentedCards | None,
+    memo: ParseMemo,
 ) -> tuple[PatientRecord, ServiceResult]:
     chosen = (*(read.drafts if read else ()), *extra)
     # A draft the EHR already stored must count once, as the draft being signed.
@@ -65,6 +66,7 @@ def _decide(
         draft_orders=chosen,
         gaps=data.gaps,
         relevant=relevance_for(on, defaults),
+        memo=memo,
     )
     if read is not None:
         record = mark_unreadable(record, read.unreadable)
@@ -88,6 +90,7 @@ async def _read_order_drafts(
     request: HookRequest,
     settings: ServiceSettings,
     transport: httpx.AsyncBaseTransport | None,
+    memo: ParseMemo,
 ) -> tuple[ReadDrafts, tuple[dict[str, Any], ...], list[str], dict[str, str]]:
     """The hook's drafts with their drugs resolved (contained, draftOrders Bundle, prefetch, FHIR server), the test
     orders drafted alongside, and what could not be had: of the drafts as a whole, and per draft reference."""
@@ -107,7 +110,7 @@ async def _read_order_drafts(
         medications.extend(r for r in found if r.get("resourceType") == "Medication")
         if problem:
             log.info("hook %s: %d referenced Medication(s) not read from FHIR", request.hook_instance, len(missing))
-    read = read_drafts(chosen, medications)
+    read = read_drafts(chosen, medications, memo=memo)
     per_draft = {
         ref: f"Draft order {ref} could not be read in full ({why}); its drug is known, its dose could not be checked."
         for ref, why in read.unreadable.items()
@@ -145,9 +148,12 @@ async def run_service(
     gaps: list[str] = []
     read: ReadDrafts | None = None
     extra: tuple[dict[str, Any], ...] = ()
+    memo = ParseMemo()  # this call's only: each draft and Medication is read once, for all the records built
     if service.hook in ORDER_HOOKS and service.relevant is not None:
-        read, extra, draft_gaps, per_draft = await _read_order_drafts(service, request, settings, transport)
-        draft_record = mark_unreadable(build_record(read.medications, draft_orders=read.drafts), read.unreadable)
+        read, extra, draft_gaps, per_draft = await _read_order_drafts(service, request, settings, transport, memo)
+        draft_record = mark_unreadable(
+            build_record(read.medications, draft_orders=read.drafts, memo=memo), read.unreadable
+        )
         relevant = [m for m in draft_record.medications if m.is_draft_order and service.relevant(m)]
         not_checked = [u.sentence(f"by {service.title.lower()}") for u in read.unidentified]
         if not relevant:
@@ -172,7 +178,7 @@ async def run_service(
     # Validation and rules run inline: they are pure-Python CPU work of a few milliseconds, so a worker thread
     # would still hold the GIL against the event loop, and the hand-off measured ~4 ms per call (bench_cds.py).
     record, result = _decide(
-        service, request, data, read, extra, settings, defaults, on or datetime.now(UTC), presented
+        service, request, data, read, extra, settings, defaults, on or datetime.now(UTC), presented, memo
     )
     gaps[:0] = [u.sentence for u in data.unavailable]
     gaps.extend(identity.notes(data.foreign_resources, data.unattributed_resources))

@@ -18,8 +18,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import orjson
+
 from smart_app.core.model import MedicationUse, PatientRecord
-from smart_app.fhir.record import build_record
+from smart_app.fhir.record import ParseMemo, build_record, resource_problem
 
 # What a draft's drug can be read from when the rest of it is invalid.
 _SALVAGED_KEYS = (
@@ -113,7 +115,7 @@ def _resolved(draft: dict[str, Any], medications: Sequence[dict[str, Any]]) -> b
     return not unresolved_references([draft], medications)
 
 
-def _salvage(draft: dict[str, Any]) -> dict[str, Any]:
+def _salvage(draft: dict[str, Any], memo: ParseMemo) -> dict[str, Any]:
     """The parts of an invalid draft that name its drug (and only valid contained Medications)."""
     out = {k: draft[k] for k in _SALVAGED_KEYS if k in draft}
     out["resourceType"] = "MedicationRequest"
@@ -123,7 +125,7 @@ def _salvage(draft: dict[str, Any]) -> dict[str, Any]:
         out["intent"] = "order"
     contained = draft.get("contained")
     if isinstance(contained, list):
-        valid = [c for c in contained if isinstance(c, dict) and not build_record([c]).problems]
+        valid = [c for c in contained if isinstance(c, dict) and resource_problem(c, memo) is None]
         if valid:
             out["contained"] = valid
     return out
@@ -133,8 +135,10 @@ def _identified(med: MedicationUse) -> bool:
     return bool(med.medication.codings or med.medication.text or med.ingredients)
 
 
-def _read_one(meds: Sequence[dict[str, Any]], draft: dict[str, Any]) -> tuple[MedicationUse | None, str | None]:
-    record = build_record(meds, draft_orders=[draft])
+def _read_one(
+    meds: Sequence[dict[str, Any]], draft: dict[str, Any], memo: ParseMemo
+) -> tuple[MedicationUse | None, str | None]:
+    record = build_record(meds, draft_orders=[draft], memo=memo)
     drafts = [m for m in record.medications if m.is_draft_order]
     if drafts:
         return drafts[0], None
@@ -142,9 +146,30 @@ def _read_one(meds: Sequence[dict[str, Any]], draft: dict[str, Any]) -> tuple[Me
     return None, problem or "invalid FHIR"
 
 
-def read_drafts(drafts: Sequence[dict[str, Any]], medications: Sequence[dict[str, Any]]) -> ReadDrafts:
-    """Sort the drafts into readable, salvaged (unreadable in part) and unidentified ones."""
-    meds = [m for m in medications if not build_record([m]).problems]
+def _readable_medications(medications: Sequence[dict[str, Any]], memo: ParseMemo) -> list[dict[str, Any]]:
+    """The Medications that can be read, in order. A client may _include the same Medication with each medication
+    key: each distinct JSON is read once, its copies take the same answer."""
+    firsts: dict[bytes, dict[str, Any]] = {}
+    readable: list[dict[str, Any]] = []
+    for m in medications:
+        try:
+            first = firsts.setdefault(orjson.dumps(m), m)
+        except TypeError:  # not writable as JSON (an integer beyond 64 bits): read on its own
+            first = m
+        if first is not m:
+            memo.share(m, first)
+        if resource_problem(m, memo) is None:
+            readable.append(m)
+    return readable
+
+
+def read_drafts(
+    drafts: Sequence[dict[str, Any]], medications: Sequence[dict[str, Any]], *, memo: ParseMemo | None = None
+) -> ReadDrafts:
+    """Sort the drafts into readable, salvaged (unreadable in part) and unidentified ones. `memo`: shared with
+    the call's later `build_record`s, which then read these drafts and Medications again for free."""
+    memo = memo if memo is not None else ParseMemo()
+    meds = _readable_medications(medications, memo)
     readable: list[dict[str, Any]] = []
     salvaged: list[dict[str, Any]] = []
     unreadable: dict[str, str] = {}
@@ -152,11 +177,11 @@ def read_drafts(drafts: Sequence[dict[str, Any]], medications: Sequence[dict[str
     notes: list[tuple[str, str]] = []
     for draft in drafts:
         label = _label(draft)
-        med, problem = _read_one(meds, draft)
+        med, problem = _read_one(meds, draft, memo)
         candidate = draft
         if med is None:
-            candidate = _salvage(draft)
-            med, _ = _read_one(meds, candidate)
+            candidate = _salvage(draft, memo)
+            med, _ = _read_one(meds, candidate, memo)
             if med is None:
                 unidentified.append(Unidentified(label, f"it could not be read: {problem}"))
                 continue

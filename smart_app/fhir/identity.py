@@ -96,7 +96,11 @@ def reference_target(reference: str, fhir_base: str | None) -> tuple[str, str] |
     return match["type"], match["id"]
 
 
-def belonging(resource: dict[str, Any], patient_id: str, fhir_base: str | None) -> Belonging:
+def belonging(
+    resource: dict[str, Any], patient_id: str, fhir_base: str | None, matches: dict[str, bool] | None = None
+) -> Belonging:
+    """Whose the resource is. `matches`: what `refers_to_patient` answered for each reference string so far, for
+    the same patient and base (a screen of one call asks about the same `Patient/<id>` hundreds of times)."""
     kind = resource.get("resourceType")
     if kind == "Patient":
         rid = resource.get("id")
@@ -116,7 +120,14 @@ def belonging(resource: dict[str, Any], patient_id: str, fhir_base: str | None) 
         return Belonging.UNSTATED  # identifier or display only: nothing to match, nothing contradicting
     if not isinstance(reference, str):
         return Belonging.NOT_APPLICABLE
-    return Belonging.THIS if refers_to_patient(reference, patient_id, fhir_base) else Belonging.OTHER
+    if matches is None:
+        ours = refers_to_patient(reference, patient_id, fhir_base)
+    else:
+        found = matches.get(reference)
+        if found is None:
+            found = matches[reference] = refers_to_patient(reference, patient_id, fhir_base)
+        ours = found
+    return Belonging.THIS if ours else Belonging.OTHER
 
 
 def refers_to_patient(reference: str, patient_id: str, fhir_base: str | None) -> bool:
@@ -128,21 +139,34 @@ def screen(
     resources: Iterable[dict[str, Any]], patient_id: str, *, fhir_base: str | None, patient_scoped: bool = True
 ) -> Screened:
     """Keep what is this patient's (and, from a `patient_scoped` query, what names no patient); see the module."""
-    kept: list[dict[str, Any]] = []
-    foreign = unattributed = 0
-    for resource in resources:
-        match belonging(resource, patient_id, fhir_base):
-            case Belonging.OTHER:
+    return screen_sources([(resources, patient_scoped)], patient_id, fhir_base=fhir_base)
+
+
+def screen_sources(
+    sources: Iterable[tuple[Iterable[dict[str, Any]], bool]], patient_id: str, *, fhir_base: str | None
+) -> Screened:
+    """`screen` of each (resources, patient_scoped) source, then `combine` of the results, in one pass.
+
+    The same result as screening each source and combining them: one copy of each resource (the latest version,
+    the earliest copy among equally late ones) where its first copy stood, and the extra copies within and across
+    sources counted alike; reading each resource once and matching each distinct reference once is what makes it
+    cheaper."""
+    matches: dict[str, bool] = {}
+    slots: dict[object, int] = {}
+    out: list[dict[str, Any]] = []
+    foreign = unattributed = kept = 0
+    other, unstated = Belonging.OTHER, Belonging.UNSTATED  # looked up once: this loop sees every resource
+    for resources, patient_scoped in sources:
+        for resource in resources:
+            whose = belonging(resource, patient_id, fhir_base, matches)
+            if whose is other or (whose is unstated and not patient_scoped):
                 foreign += 1
-            case Belonging.UNSTATED if not patient_scoped:
-                foreign += 1
-            case Belonging.UNSTATED:
+                continue
+            if whose is unstated:
                 unattributed += 1
-                kept.append(resource)
-            case _:
-                kept.append(resource)
-    unique, duplicates = deduplicate(kept)
-    return Screened(tuple(unique), foreign, unattributed, duplicates)
+            kept += 1
+            _place(resource, slots, out)
+    return Screened(tuple(out), foreign, unattributed, kept - len(out))
 
 
 def combine(parts: Sequence[Screened]) -> Screened:
@@ -160,21 +184,25 @@ def deduplicate(resources: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any
     """One copy of each resource (the latest version, where the first copy stood) and the number dropped."""
     slots: dict[object, int] = {}
     out: list[dict[str, Any]] = []
-    dropped = 0
+    seen = 0
     for resource in resources:
-        key = _identity(resource)
-        if key is None:
-            out.append(resource)
-            continue
-        index = slots.get(key)
-        if index is None:
-            slots[key] = len(out)
-            out.append(resource)
-            continue
-        dropped += 1
-        if _version(resource) > _version(out[index]):
-            out[index] = resource
-    return out, dropped
+        seen += 1
+        _place(resource, slots, out)
+    return out, seen - len(out)
+
+
+def _place(resource: dict[str, Any], slots: dict[object, int], out: list[dict[str, Any]]) -> None:
+    """Add `resource` to `out`, or let it replace the copy already there when it is a later version."""
+    key = _identity(resource)
+    if key is None:
+        out.append(resource)
+        return
+    index = slots.get(key)
+    if index is None:
+        slots[key] = len(out)
+        out.append(resource)
+    elif _version(resource) > _version(out[index]):
+        out[index] = resource
 
 
 def _identity(resource: dict[str, Any]) -> object | None:

@@ -19,7 +19,15 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from smart_app.caching import ByteBoundedLRU
-from smart_app.core.model import DataGap, Demographics, InputProblem, Observation, PatientRecord, ServiceOrder
+from smart_app.core.model import (
+    Concept,
+    DataGap,
+    Demographics,
+    InputProblem,
+    Observation,
+    PatientRecord,
+    ServiceOrder,
+)
 from smart_app.core.safety.terminology import ValueSet
 from smart_app.core.safety.windows import Relevance
 from smart_app.fhir import convert, lean, plausibility
@@ -168,6 +176,50 @@ def parse_resource(raw: dict[str, Any], *, full: bool = False, numbers_checked: 
     return _parse_full_cached(raw)
 
 
+class ParseMemo:
+    """What `parse_resource` made of each resource dict, by the dict's identity, within one hook call.
+
+    A call reads the same dicts several times (each prefetched Medication to vet it, then with each draft, then in
+    the drafts' record and the patient's record); the memo makes each read once. Keyed by `id()` with the dict
+    held, so an id is never reused while the memo lives; the dicts must not be changed meanwhile (the pipeline
+    never changes the request's JSON). Never shared across calls: a resource of patient A is never looked up for
+    patient B, and the lean path's own memos (by content) are what spans calls."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[int, bool], tuple[dict[str, Any], _Parsed]] = {}
+
+    def __contains__(self, key: tuple[dict[str, Any], bool]) -> bool:
+        return (id(key[0]), key[1]) in self._entries
+
+    def share(self, copy: dict[str, Any], original: dict[str, Any]) -> None:
+        """Let `copy` read as `original` has been read: the caller found their JSON byte for byte the same (which
+        tells 1, 1.0 and true apart, as the parse does; `==` would not)."""
+        for full in (False, True):
+            found = self._entries.get((id(original), full))
+            if found is not None:
+                self._entries[(id(copy), full)] = (copy, found[1])
+
+    def parse(self, raw: dict[str, Any], *, full: bool = False, numbers_checked: bool = False) -> _Parsed:
+        """`parse_resource(raw, full=full)`, read once. `numbers_checked` is only a shortcut of the same answer."""
+        key = (id(raw), full)
+        found = self._entries.get(key)
+        if found is not None:
+            return found[1]
+        parsed = parse_resource(raw, full=full, numbers_checked=numbers_checked)
+        self._entries[key] = (raw, parsed)
+        return parsed
+
+
+def resource_problem(raw: dict[str, Any], memo: ParseMemo | None = None) -> str | None:
+    """Why `raw` cannot be read (None: it can, or it is of a type no record reads), as `build_record([raw])`
+    would report it: its only `InputProblem`."""
+    if raw.get("resourceType") not in USED_TYPES:
+        return None
+    return (memo.parse(raw) if memo is not None else parse_resource(raw)).problem
+
+
 # How many resources of a type one record holds. Reading and evaluating grow with the data (20,000 observations
 # took 3.8 s to answer); beyond these bounds the newest are kept and the data card says what was left out, so the
 # answer stays within its deadline (settings.answer_deadline_s). Far above any real prefetch or search page.
@@ -237,26 +289,57 @@ def _bounded(
     return kept, sentences
 
 
+@dataclass(frozen=True, slots=True)
+class _CodeFacts:
+    """What the relevance filter needs of one observation code, the same for every observation coded alike."""
+
+    code: Concept | None
+    year_set: bool  # in a set read over the year (`Relevance.in_year_window` for a date within the year)
+    any_age: ValueSet | None  # the set read at any age that holds it (`Relevance.any_age_set`)
+
+
+def _code_facts(value: Any, relevance: Relevance) -> _CodeFacts:
+    """Unusual when the code cannot be read cheaply (then the observation is kept, and parsed)."""
+    code = lean.concept_of(value)
+    if code is None:
+        return _CodeFacts(None, False, None)
+    since = relevance.year_since
+    # in_year_window depends on the date only through year_since: asked once at year_since, it says whether the
+    # code is in a year-window set, and an observation on or after year_since is in the window when it is.
+    year_set = since is not None and relevance.in_year_window(code, since)
+    return _CodeFacts(code, year_set, relevance.any_age_set(code))
+
+
 def _relevant(resources: list[dict[str, Any]], relevance: Relevance) -> list[dict[str, Any]]:
     """The resources without the observations and conditions no rule can read (see core/safety/windows.py)."""
     keep = [True] * len(resources)
     older: dict[str, list[tuple[datetime, int]]] = {}
     sets: dict[str, ValueSet] = {}
+    facts: dict[bytes, _CodeFacts] = {}  # by the code's JSON: a record holds a handful of distinct codes
+    on, since, year_since = relevance.on, relevance.since, relevance.year_since
+    result_status = relevance.result_status
     for index, raw in enumerate(resources):
         kind = raw.get("resourceType")
         try:
             if kind == "Observation":
                 status = raw.get("status")
-                if isinstance(status, str) and not relevance.result_status(status):
+                if isinstance(status, str) and not result_status(status):
                     keep[index] = False
                     continue
                 when = lean.observation_when(raw)
-                if when is None or when > relevance.on or relevance.in_window(when):
+                if when is None or when > on or when >= since:  # undated, future, or within the longest window
                     continue
-                code = lean.concept_of(raw.get("code"))
-                if code is not None and relevance.in_year_window(code, when):
+                value = raw.get("code")
+                try:
+                    key = orjson.dumps(value)
+                except TypeError:  # not writable (an integer beyond 64 bits): the lean path cannot read it either
+                    continue
+                found = facts.get(key)
+                if found is None:
+                    found = facts[key] = _code_facts(value, relevance)
+                if found.year_set and year_since is not None and when >= year_since:
                     continue  # a pain score of the year (core/safety/windows.py)
-                vs = relevance.any_age_set(code) if code is not None else None
+                vs = found.any_age
                 keep[index] = False
                 if vs is not None:
                     older.setdefault(vs.name, []).append((when, index))
@@ -290,6 +373,7 @@ def build_record(
     full_validation: bool = False,
     limits: Mapping[str, int] | None = MAX_RESOURCES,
     relevant: Relevance | None = None,
+    memo: ParseMemo | None = None,
 ) -> PatientRecord:
     """The patient's record from resource dicts; `draft_orders` are the unsigned orders of a CDS Hooks context;
     `gaps` name the data the caller could not supply.
@@ -298,11 +382,14 @@ def build_record(
     it cannot vouch for; `full_validation` validates every resource with its R4B model (the CLI's choice). At most
     `limits[type]` resources of a type are read (the newest; None: no bound), and `PatientRecord.truncated` says
     what was left out. With `relevant` (the evaluation time and windows of core/safety/windows.py), observations
-    and conditions that no rule can read are skipped unread. Draft orders are never left out."""
+    and conditions that no rule can read are skipped unread. Draft orders are never left out. `memo`: the
+    resources already read in this hook call (the same record either way)."""
     resources, truncated = _bounded(list(resources), limits or {})
     if relevant is not None:
         resources = _relevant(resources, relevant)
-    numbers_checked = _holds_no_large_number(resources)
+    memo = memo if memo is not None else ParseMemo()
+    # One scan of what is not read yet for numbers plausibility could object to (read ones are answered).
+    numbers_checked = _holds_no_large_number([r for r in resources if (r, full_validation) not in memo])
     problems: list[InputProblem] = []
     service_orders: list[ServiceOrder] = []
     pending: list[tuple[convert.PendingUse, bool]] = []
@@ -315,7 +402,7 @@ def build_record(
         kind = raw.get("resourceType")
         if kind not in USED_TYPES:
             return
-        parsed = parse_resource(raw, full=full_validation, numbers_checked=numbers_checked and not is_draft)
+        parsed = memo.parse(raw, full=full_validation, numbers_checked=numbers_checked and not is_draft)
         if parsed.problem is not None:
             problems.append(InputProblem(_label(raw, index), parsed.problem))
         elif kind == "Medication":
