@@ -12,12 +12,16 @@ writes it as FHIR, and every resource is validated as FHIR R4.
 
 from __future__ import annotations
 
+import math
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal, cast
 
+import orjson
+
+from smart_app.caching import ByteBoundedMemo
 from smart_app.config import LocalDefaults
 from smart_app.core.model import RXNORM, Coding, Concept
 from smart_app.core.outcomes import Citation, Outcome, PlanKey
@@ -39,6 +43,7 @@ from smart_app.fhir.resources import (
     coding,
     concept,
     dose_quantity,
+    is_valid_datetime,
     narrative,
     per_period,
     quantity,
@@ -132,6 +137,7 @@ def build_order_set(
     override_reason: str | None = None,
     baseline_mme_per_day: float | None = None,
     rescue_caution: str | None = None,
+    assessed: ProtocolAssessment | None = None,
 ) -> OrderSet:
     """Draft orders for `protocol_id` (UnknownProtocolError, a KeyError, if there is none).
 
@@ -142,11 +148,15 @@ def build_order_set(
     baseline tests and instructions are still returned. A protocol marked "not-recommended" still gets its orders,
     each noting why, so that a clinician who overrides has them; `override_reason` (the clinician's written reason)
     is then put on every resource, and `requester` (a reference, e.g. the launch's fhirUser) names who ordered.
-    `baseline_mme_per_day` goes on the response-review Task as the opioid baseline."""
+    `baseline_mme_per_day` goes on the response-review Task as the opioid baseline. `assessed`: the core's
+    assessment of this protocol for these same inputs (`Assessment.protocols`), so that it is not made twice."""
     if intent not in ("proposal", "order"):
         raise ValueError(f"intent must be 'proposal' or 'order', not {intent!r}")
     protocol = get_protocol(protocol_id)
-    assessment = assess_protocol(protocol, weight_kg, age, outcomes, settings, monitored_setting=monitored_setting)
+    if assessed is not None and assessed.protocol is protocol:
+        assessment = assessed
+    else:
+        assessment = assess_protocol(protocol, weight_kg, age, outcomes, settings, monitored_setting=monitored_setting)
     marked = () if assessment.status == "available" else (_marked_line(assessment),)
     reason = " ".join((override_reason or "").split()) or None
     override = _override_line(assessment, reason, requester) if reason else None
@@ -160,30 +170,145 @@ def build_order_set(
     plan = assessment.plan
     planned = _planned_tests(outcomes)
     if plan is not None:
-        medications.append(_ketamine_request(ctx, plan, assessment, settings))
-        medications += [_companion_request(ctx, key, rescue_caution) for key in protocol.companion_medications]
-        requests.append(_pain_score_request(ctx))
+        # The ketamine order carries this patient's doses and reasons: built and validated afresh every time.
+        medications.append(validated(_ketamine_request(ctx, plan, assessment, settings)))
+        for companion in protocol.companion_medications:
+            benzodiazepine = _is_benzodiazepine(_companion(companion)["coding"])
+            caution = rescue_caution if rescue_caution and benzodiazepine else None
+            medications += _templated(
+                ("companion", companion, caution), ctx, (), _companion_builder(companion, caution)
+            )
+        requests += _templated(("pain-score",), ctx, (), lambda c, _: [_pain_score_request(c)])
         if protocol.includes_monitoring:
-            requests += _monitoring_requests(ctx)
+            requests += _templated(("monitoring",), ctx, (), lambda c, _: _monitoring_requests(c))
         if protocol.dosing.multi_day_or_serial:
             course = str(catalogue()["service_requests"]["lft"]["course_reason"])
             for key in ("order-lft-baseline", "order-lft-post"):
                 planned.setdefault(key, []).append(course)
-        tasks = _tasks(ctx, protocol, baseline_mme_per_day)
+        tasks = _follow_up_tasks(ctx, protocol, baseline_mme_per_day)
     requests += _test_requests(ctx, planned)
     return OrderSet(
         protocol=protocol,
         status=assessment.status,
         reasons=assessment.reasons,
-        medication_requests=tuple(validated(r) for r in medications),
-        service_requests=tuple(validated(r) for r in requests),
+        medication_requests=tuple(medications),
+        service_requests=tuple(requests),
         instructions=protocol.instructions + _patient_instructions(age, settings),
         dose_summary=plan.summary() if plan else f"Dose not computed. {assessment.dose_problem}",
         notes=assessment.notes,
-        tasks=tuple(validated(r) for r in tasks),
+        tasks=tuple(tasks),
         plan=plan,
         override_reason=reason,
     )
+
+
+# -- templates: the parts of generated resources that are the same for every patient --------------------------
+#
+# Most generated resources differ between calls only in a few fields: the subject, authoredOn, the requester,
+# the override note, a test's reasons, a requisition id, the baseline MME. `_templated` builds a resource list
+# once per everything else (the builder, its key, the protocol, the intent, which fields are present) with
+# sentinel values in those fields, validates it as FHIR R4 (R4B), and keeps its JSON and where each sentinel sits;
+# each call parses that JSON (a fresh copy) and puts its own values in those places.
+#
+# Why an instance is valid when its template is: R4B validates every element on its own, by its type, and a
+# filled field keeps its type and presence: a string element (a reference, a text, an identifier's value) gets a
+# non-blank string, which the R4B string pattern accepts whatever it holds; authoredOn gets a dateTime the lean
+# parser vouches for (the rule `validated()` relies on); a decimal gets a finite number. A value that is not of
+# that kind (a blank reference, a dateTime without a time zone, an infinite number) is not filled in: the
+# resources are then built afresh and validated in full, as they always were. A sentinel that occurs inside a
+# longer text (a value that a builder also writes into a narrative) cannot be filled in either: such a template
+# is refused and that builder always builds afresh. tests/perf/test_order_templates.py checks both claims.
+
+Slot = tuple[Literal["text", "dateTime", "decimal"], Any]  # the kind of a varying field, and its value
+Builder = Callable[["_Context", list[Any]], list[Resource]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Template:
+    protocol: Protocol | None  # the catalogue object it was built from (a reloaded catalogue builds anew)
+    json: bytes
+    fills: tuple[tuple[tuple[str | int, ...], int], ...]  # (path in the resource list, index of the value)
+
+
+_REFUSED = b""  # the JSON of a refused template
+_TEMPLATES: ByteBoundedMemo[Hashable, _Template] = ByteBoundedMemo(2 * 1024 * 1024, max_entry_bytes=128 * 1024)
+
+
+def _fills(kind: str, value: Any) -> bool:
+    """Whether `value` can take a sentinel's place without changing the validity of the resource (see above)."""
+    if kind == "text":
+        return type(value) is str and bool(value) and not value.isspace()
+    if kind == "dateTime":
+        return type(value) is str and is_valid_datetime(value)
+    return type(value) in (int, float) and math.isfinite(value)
+
+
+def _sentinel(kind: str, index: int) -> Any:
+    if kind == "text":
+        return f"urn:x-smart-app-template-slot:{index}"
+    if kind == "dateTime":
+        return f"{1900 + index}-01-01T00:00:00+00:00"
+    return 1234.5678 + index  # decimal
+
+
+def _templated(key: tuple[Hashable, ...], ctx: _Context, extra: Sequence[Slot], build: Builder) -> list[Resource]:
+    """`build(ctx, values of extra)`, validated: from the template of `key` when every varying value fills one.
+
+    `key` names the builder and everything it reads besides `ctx` and `extra` (the protocol and the intent are
+    added here); the builder may use `ctx.subject`, `ctx.authored_on`, `ctx.requester`, `ctx.override` and the
+    `extra` values only as whole element values."""
+    slots: tuple[Slot, ...] = (
+        ("text", ctx.subject["reference"]),
+        ("dateTime", ctx.authored_on),
+        ("text", ctx.requester),
+        ("text", ctx.override),
+        *extra,
+    )
+    values = [value for _, value in extra]
+    if not all(value is None or _fills(kind, value) for kind, value in slots):
+        return [validated(r) for r in build(ctx, values)]
+    protocol = ctx.protocol
+    full_key = (*key, protocol.id if protocol else None, ctx.intent, tuple(value is None for _, value in slots))
+    template = _TEMPLATES.get(full_key)
+    if template is None or template.protocol is not protocol:
+        template = _template(ctx, slots, build)
+        _TEMPLATES.put(full_key, template, len(template.json) + 64 * len(template.fills))
+    if template.json is _REFUSED:
+        return [validated(r) for r in build(ctx, values)]
+    resources: list[Resource] = orjson.loads(template.json)
+    for path, index in template.fills:
+        target: Any = resources
+        for step in path[:-1]:
+            target = target[step]
+        target[path[-1]] = slots[index][1]
+    return resources
+
+
+def _template(ctx: _Context, slots: Sequence[Slot], build: Builder) -> _Template:
+    sentinels = [None if value is None else _sentinel(kind, i) for i, (kind, value) in enumerate(slots)]
+    subject = {"reference": sentinels[0]} if sentinels[0] is not None else ctx.subject
+    placeholder = replace(ctx, subject=subject, authored_on=sentinels[1], requester=sentinels[2], override=sentinels[3])
+    built = [validated(r) for r in build(placeholder, sentinels[4:])]
+    data = orjson.dumps(built)
+    where = {s: i for i, s in enumerate(sentinels) if s is not None}
+    fills = tuple(_sentinel_paths(built, where, ()))
+    for sentinel, index in where.items():
+        # Every occurrence of a sentinel must be a whole value the walk found: otherwise it is part of a text.
+        if data.count(orjson.dumps(sentinel).strip(b'"')) != sum(1 for _, i in fills if i == index):
+            return _Template(ctx.protocol, _REFUSED, ())
+    return _Template(ctx.protocol, data, fills)
+
+
+def _sentinel_paths(
+    value: Any, where: dict[Any, int], path: tuple[str | int, ...]
+) -> Iterator[tuple[tuple[str | int, ...], int]]:
+    """(path, index) of every element value that is one of the sentinels in `where`."""
+    items = value.items() if type(value) is dict else enumerate(value) if type(value) is list else ()
+    for step, item in items:
+        if type(item) in (dict, list):
+            yield from _sentinel_paths(item, where, (*path, step))
+        elif type(item) in (str, float) and item in where:
+            yield (*path, step), where[item]
 
 
 def _patient_instructions(age: int | None, settings: LocalDefaults) -> tuple[Instruction, ...]:
@@ -341,10 +466,18 @@ def _is_benzodiazepine(raw_coding: dict[str, Any]) -> bool:
     return value_set("benzodiazepines").contains(concept_)
 
 
+def _companion(key: str) -> dict[str, Any]:
+    return cast(dict[str, Any], catalogue()["companion_medications"][key])
+
+
+def _companion_builder(key: str, caution: str | None) -> Builder:
+    return lambda ctx, _: [_companion_request(ctx, key, caution)]
+
+
 def _companion_request(ctx: _Context, key: str, caution: str | None = None) -> Resource:
-    raw = catalogue()["companion_medications"][key]
+    """A rescue or pre-emptive medication order; `caution` (the core's note on a benzodiazepine) goes on as it is."""
+    raw = _companion(key)
     citations = [citation_from(c) for c in raw["citations"]]
-    caution = caution if caution and _is_benzodiazepine(raw["coding"]) else None
     resource = ctx.base("MedicationRequest")
     assert ctx.protocol is not None  # companion medications belong to a protocol
     resource["category"] = _category(ctx.protocol.setting)
@@ -405,8 +538,14 @@ def _pain_score_request(ctx: _Context) -> Resource:
     )
 
 
+def _follow_up_tasks(ctx: _Context, protocol: Protocol, baseline_mme_per_day: float | None) -> list[Resource]:
+    baseline = None if baseline_mme_per_day is None else round(baseline_mme_per_day, 1)
+    return _templated(("tasks",), ctx, (("decimal", baseline),), lambda c, values: _tasks(c, protocol, values[0]))
+
+
 def _tasks(ctx: _Context, protocol: Protocol, baseline_mme_per_day: float | None) -> list[Resource]:
-    """The follow-up as FHIR Tasks: the telephone call (when the protocol has one) and the response review."""
+    """The follow-up as FHIR Tasks: the telephone call (when the protocol has one) and the response review (with
+    the baseline MME/day as given, already rounded)."""
     raw = catalogue()["tasks"]
     tasks: list[Resource] = []
     if "phone-follow-up" in protocol.instruction_keys:
@@ -423,7 +562,7 @@ def _tasks(ctx: _Context, protocol: Protocol, baseline_mme_per_day: float | None
         inputs.append(
             {
                 "type": {"text": "Baseline opioid use (MME/day) when the protocol was ordered"},
-                "valueDecimal": round(baseline_mme_per_day, 1),
+                "valueDecimal": baseline_mme_per_day,
             }
         )
     citations = [citation_from(c) for c in review["citations"]]
@@ -483,48 +622,65 @@ def test_orders(
 ) -> dict[PlanKey, list[Resource]]:
     """The ServiceRequests of each test plan (ECG; baseline or post-infusion LFT panel), outside any protocol."""
     ctx = _Context(None, intent, {"reference": patient_reference}, on.isoformat() if on else None, ())
-    return {key: [validated(r) for r in _test_requests(ctx, {key: reasons})] for key, reasons in planned.items()}
+    return {key: _test_requests(ctx, {key: reasons}) for key, reasons in planned.items()}
+
+
+_LFT_PHASES: tuple[tuple[PlanKey, str, str], ...] = (
+    ("order-lft-baseline", "Baseline", "baseline_timing"),
+    ("order-lft-post", "Post-infusion", "post_timing"),
+)
 
 
 def _test_requests(ctx: _Context, planned: dict[PlanKey, list[str]]) -> list[Resource]:
-    raw = catalogue()["service_requests"]
+    """The planned tests, validated: the ECG, then each LFT panel (its analytes under one requisition)."""
     requests: list[Resource] = []
     ecg_reasons = planned.get("order-ecg")
     if ecg_reasons:
-        ecg = raw["baseline_ecg"]
+        reasons: tuple[Slot, ...] = tuple(("text", r) for r in ecg_reasons)
+        requests += _templated(("ecg",), ctx, reasons, lambda c, values: [_ecg_request(c, values)])
+    for key, phase, timing in _LFT_PHASES:
+        if not planned.get(key):
+            continue
+        group = f"urn:uuid:{uuid.uuid4()}"  # one requisition groups the analytes of one draw
+        extra: tuple[Slot, ...] = (("text", group), *(("text", r) for r in planned[key]))
+        requests += _templated(("lft", phase), ctx, extra, _lft_builder(phase, timing))
+    return requests
+
+
+def _lft_builder(phase: str, timing_key: str) -> Builder:
+    return lambda ctx, values: _lft_requests(ctx, phase, timing_key, values)
+
+
+def _ecg_request(ctx: _Context, reasons: Sequence[str]) -> Resource:
+    ecg = catalogue()["service_requests"]["baseline_ecg"]
+    return _service_request(
+        ctx,
+        concept(ecg["coding"], str(ecg["text"])),
+        str(ecg["text"]),
+        str(ecg["timing"]),
+        [citation_from(ecg["citation"])],
+        reasons=reasons,
+    )
+
+
+def _lft_requests(ctx: _Context, phase: str, timing_key: str, values: Sequence[str]) -> list[Resource]:
+    """One LFT panel: `values` is the requisition (a urn:uuid), then the reasons."""
+    lft = catalogue()["service_requests"]["lft"]
+    group, reasons = values[0], values[1:]
+    requests = []
+    for test in lft["tests"]:
+        heading = f"{phase} liver function test: {test['text']}"
         requests.append(
             _service_request(
                 ctx,
-                concept(ecg["coding"], str(ecg["text"])),
-                str(ecg["text"]),
-                str(ecg["timing"]),
-                [citation_from(ecg["citation"])],
-                reasons=ecg_reasons,
+                concept(test, heading),
+                heading,
+                str(lft[timing_key]),
+                [citation_from(lft["citation"])],
+                reasons=reasons,
+                requisition=group,
             )
         )
-    lft = raw["lft"]
-    lft_plans: tuple[tuple[PlanKey, str, str], ...] = (
-        ("order-lft-baseline", "Baseline", str(lft["baseline_timing"])),
-        ("order-lft-post", "Post-infusion", str(lft["post_timing"])),
-    )
-    for key, phase, timing in lft_plans:
-        reasons = planned.get(key)
-        if not reasons:
-            continue
-        group = f"urn:uuid:{uuid.uuid4()}"  # one requisition groups the analytes of one draw
-        for test in lft["tests"]:
-            heading = f"{phase} liver function test: {test['text']}"
-            requests.append(
-                _service_request(
-                    ctx,
-                    concept(test, heading),
-                    heading,
-                    timing,
-                    [citation_from(lft["citation"])],
-                    reasons=reasons,
-                    requisition=group,
-                )
-            )
     return requests
 
 
@@ -558,23 +714,31 @@ def medication_orders(
 ) -> dict[PlanKey, list[Resource]]:
     """The draft MedicationRequest of each medication plan (mappings/medication_plans.json), with its reasons."""
     ctx = _Context(None, intent, {"reference": patient_reference}, on.isoformat() if on else None, ())
-    table = read_json("medication_plans.json")
     orders: dict[PlanKey, list[Resource]] = {}
     for key, reasons in planned.items():
         if key not in MEDICATION_PLANS:
             continue
-        raw = table[key]
-        citation = citation_from(raw["citation"])
-        resource = ctx.base("MedicationRequest")
-        resource["medicationCodeableConcept"] = concept(raw["coding"], str(raw["text"]))
-        resource["dosageInstruction"] = [
-            {"text": str(raw["dosage_text"]), "asNeededCodeableConcept": {"text": str(raw["as_needed"])}}
-        ]
-        if reasons:
-            resource["reasonCode"] = [{"text": r} for r in reasons]
-        resource["note"] = ctx.notes(citations=[citation])
-        resource["text"] = narrative(
-            f"Draft: {raw['text']}", f"As needed for: {raw['as_needed']}. {raw['dosage_text']}", f"Source: {citation}."
-        )
-        orders[key] = [validated(resource)]
+        extra: tuple[Slot, ...] = tuple(("text", r) for r in reasons)
+        orders[key] = _templated(("medication-plan", key), ctx, extra, _medication_builder(key))
     return orders
+
+
+def _medication_builder(key: PlanKey) -> Builder:
+    return lambda ctx, reasons: [_medication_order(ctx, key, reasons)]
+
+
+def _medication_order(ctx: _Context, key: PlanKey, reasons: Sequence[str]) -> Resource:
+    raw = read_json("medication_plans.json")[key]
+    citation = citation_from(raw["citation"])
+    resource = ctx.base("MedicationRequest")
+    resource["medicationCodeableConcept"] = concept(raw["coding"], str(raw["text"]))
+    resource["dosageInstruction"] = [
+        {"text": str(raw["dosage_text"]), "asNeededCodeableConcept": {"text": str(raw["as_needed"])}}
+    ]
+    if reasons:
+        resource["reasonCode"] = [{"text": r} for r in reasons]
+    resource["note"] = ctx.notes(citations=[citation])
+    resource["text"] = narrative(
+        f"Draft: {raw['text']}", f"As needed for: {raw['as_needed']}. {raw['dosage_text']}", f"Source: {citation}."
+    )
+    return resource
