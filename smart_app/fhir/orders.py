@@ -173,7 +173,8 @@ def build_order_set(
     planned = _planned_tests(outcomes)
     if plan is not None:
         # The ketamine order carries this patient's doses and reasons: built and validated afresh every time.
-        medications.append(validated(_ketamine_request(ctx, plan, assessment, settings)))
+        summary = plan.summary()  # on the order's dosage text and the order set's dose summary
+        medications.append(validated(_ketamine_request(ctx, plan, summary, assessment, settings)))
         for companion in protocol.companion_medications:
             benzodiazepine = _is_benzodiazepine(_companion(companion)["coding"])
             caution = rescue_caution if rescue_caution and benzodiazepine else None
@@ -196,7 +197,7 @@ def build_order_set(
         medication_requests=tuple(medications),
         service_requests=tuple(requests),
         instructions=protocol.instructions + _patient_instructions(age, settings),
-        dose_summary=plan.summary() if plan else f"Dose not computed. {assessment.dose_problem}",
+        dose_summary=summary if plan else f"Dose not computed. {assessment.dose_problem}",
         notes=assessment.notes,
         tasks=tuple(tasks),
         plan=plan,
@@ -379,8 +380,9 @@ def _stock_product(concentration: float) -> tuple[dict[str, Any], str]:
 
 
 def _ketamine_request(
-    ctx: _Context, plan: InfusionPlan | OralPlan, assessment: ProtocolAssessment, settings: LocalDefaults
+    ctx: _Context, plan: InfusionPlan | OralPlan, summary: str, assessment: ProtocolAssessment, settings: LocalDefaults
 ) -> Resource:
+    """The ketamine order; `summary` is `plan.summary()`."""
     protocol = ctx.protocol
     assert protocol is not None  # only order sets have a ketamine order
     resource = ctx.base("MedicationRequest")
@@ -389,12 +391,12 @@ def _ketamine_request(
         ingredient = _ketamine_products()["ingredient"]
         medication_text = "ketamine, oral (formulation per the research protocol; no oral product code is verified)"
         resource["medicationCodeableConcept"] = concept(ingredient, medication_text)
-        dosage = _oral_dosage(plan, protocol)
+        dosage = _oral_dosage(plan, summary, protocol)
     else:
         product, preparation = _stock_product(plan.concentration_mg_per_ml)
         medication_text = f"ketamine infusion, {preparation}"
         resource["medicationCodeableConcept"] = concept({"system": RXNORM, **product}, medication_text)
-        dosage = _infusion_dosage(plan, protocol, preparation)
+        dosage = _infusion_dosage(plan, summary, protocol, preparation)
     resource["dosageInstruction"] = [dosage]
     regimen = protocol.regimen
     studied = (
@@ -430,9 +432,9 @@ def _infusion_timing(plan: InfusionPlan, protocol: Protocol) -> dict[str, Any]:
     return {"repeat": repeat}
 
 
-def _infusion_dosage(plan: InfusionPlan, protocol: Protocol, preparation: str) -> dict[str, Any]:
+def _infusion_dosage(plan: InfusionPlan, summary: str, protocol: Protocol, preparation: str) -> dict[str, Any]:
     dosing = protocol.dosing
-    text = [f"Ketamine {protocol.route} infusion: {plan.summary()}."]
+    text = [f"Ketamine {protocol.route} infusion: {summary}."]
     low, high = dosing.continuous_hours_min, dosing.continuous_hours_max
     if plan.session_hours is None and low is not None and high is not None:
         span = f"{fmt(low)} hours" if low == high else f"{fmt(low)} to {fmt(high)} hours"
@@ -460,10 +462,10 @@ def _infusion_dosage(plan: InfusionPlan, protocol: Protocol, preparation: str) -
     }
 
 
-def _oral_dosage(plan: OralPlan, protocol: Protocol) -> dict[str, Any]:
+def _oral_dosage(plan: OralPlan, summary: str, protocol: Protocol) -> dict[str, Any]:
     return {
         "text": " ".join(
-            [f"Ketamine oral: {plan.summary()}.", *plan.notes, protocol.weight_basis, protocol.disclaimer or ""]
+            [f"Ketamine oral: {summary}.", *plan.notes, protocol.weight_basis, protocol.disclaimer or ""]
         ).strip(),
         "timing": {
             "repeat": {
@@ -481,8 +483,13 @@ def _oral_dosage(plan: OralPlan, protocol: Protocol) -> dict[str, Any]:
 
 
 def _is_benzodiazepine(raw_coding: dict[str, Any]) -> bool:
-    concept_ = Concept(codings=(Coding(str(raw_coding.get("system")), str(raw_coding.get("code"))),))
-    return value_set("benzodiazepines").contains(concept_)
+    return _benzodiazepine_code(str(raw_coding.get("system")), str(raw_coding.get("code")))
+
+
+@lru_cache(maxsize=64)
+def _benzodiazepine_code(system: str, code: str) -> bool:
+    """Whether the code is in the benzodiazepines value set (a fixed mapping: asked for every order set)."""
+    return value_set("benzodiazepines").contains(Concept(codings=(Coding(system, code),)))
 
 
 def _companion(key: str) -> dict[str, Any]:
