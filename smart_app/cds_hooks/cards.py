@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import Any
 
 import orjson
@@ -34,8 +35,14 @@ def new_uuid() -> str:
 
 
 def override_reasons() -> list[Coding]:
+    return list(_override_reasons())
+
+
+@cache
+def _override_reasons() -> tuple[Coding, ...]:
+    """The override reasons, made once: the codings are frozen, so every card can hold the same ones."""
     data = read_json("override_reasons.json")
-    return [Coding(system=data["system"], code=r["code"], display=r["display"]) for r in data["reasons"]]
+    return tuple(Coding(system=data["system"], code=r["code"], display=r["display"]) for r in data["reasons"])
 
 
 def citation_label(citation: Citation) -> str:

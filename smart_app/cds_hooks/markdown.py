@@ -10,6 +10,8 @@ a card carries are the ones this service builds (http(s) only), in `links`.
 
 from __future__ import annotations
 
+import re
+
 _ESCAPES = str.maketrans(
     {
         "\\": "\\\\",
@@ -24,9 +26,15 @@ _ESCAPES = str.maketrans(
 )
 
 
+# Any character `_ESCAPES` changes: most text has none, and a search is several times cheaper than `translate`.
+_SPECIAL = re.compile(r"[\\&<>\[\]`|]")
+
+
 def text(value: str | None) -> str:
     """`value` as markdown text (keeps line breaks and emphasis, nothing that links, embeds or tabulates)."""
-    return (value or "").translate(_ESCAPES)
+    if not value:
+        return ""
+    return value.translate(_ESCAPES) if _SPECIAL.search(value) else value
 
 
 def cell(value: str | None) -> str:

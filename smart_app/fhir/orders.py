@@ -12,12 +12,18 @@ writes it as FHIR, and every resource is validated as FHIR R4.
 
 from __future__ import annotations
 
+import ast
+import math
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Literal, cast
 
+import orjson
+
+from smart_app.caching import ByteBoundedMemo
 from smart_app.config import LocalDefaults
 from smart_app.core.model import RXNORM, Coding, Concept
 from smart_app.core.outcomes import Citation, Outcome, PlanKey
@@ -39,6 +45,7 @@ from smart_app.fhir.resources import (
     coding,
     concept,
     dose_quantity,
+    is_valid_datetime,
     narrative,
     per_period,
     quantity,
@@ -132,6 +139,7 @@ def build_order_set(
     override_reason: str | None = None,
     baseline_mme_per_day: float | None = None,
     rescue_caution: str | None = None,
+    assessed: ProtocolAssessment | None = None,
 ) -> OrderSet:
     """Draft orders for `protocol_id` (UnknownProtocolError, a KeyError, if there is none).
 
@@ -142,11 +150,15 @@ def build_order_set(
     baseline tests and instructions are still returned. A protocol marked "not-recommended" still gets its orders,
     each noting why, so that a clinician who overrides has them; `override_reason` (the clinician's written reason)
     is then put on every resource, and `requester` (a reference, e.g. the launch's fhirUser) names who ordered.
-    `baseline_mme_per_day` goes on the response-review Task as the opioid baseline."""
+    `baseline_mme_per_day` goes on the response-review Task as the opioid baseline. `assessed`: the core's
+    assessment of this protocol for these same inputs (`Assessment.protocols`), so that it is not made twice."""
     if intent not in ("proposal", "order"):
         raise ValueError(f"intent must be 'proposal' or 'order', not {intent!r}")
     protocol = get_protocol(protocol_id)
-    assessment = assess_protocol(protocol, weight_kg, age, outcomes, settings, monitored_setting=monitored_setting)
+    if assessed is not None and assessed.protocol is protocol:
+        assessment = assessed
+    else:
+        assessment = assess_protocol(protocol, weight_kg, age, outcomes, settings, monitored_setting=monitored_setting)
     marked = () if assessment.status == "available" else (_marked_line(assessment),)
     reason = " ".join((override_reason or "").split()) or None
     override = _override_line(assessment, reason, requester) if reason else None
@@ -160,30 +172,163 @@ def build_order_set(
     plan = assessment.plan
     planned = _planned_tests(outcomes)
     if plan is not None:
-        medications.append(_ketamine_request(ctx, plan, assessment, settings))
-        medications += [_companion_request(ctx, key, rescue_caution) for key in protocol.companion_medications]
-        requests.append(_pain_score_request(ctx))
+        # The ketamine order carries this patient's doses and reasons: built and validated afresh every time.
+        summary = plan.summary()  # on the order's dosage text and the order set's dose summary
+        medications.append(validated(_ketamine_request(ctx, plan, summary, assessment, settings)))
+        for companion in protocol.companion_medications:
+            benzodiazepine = _is_benzodiazepine(_companion(companion)["coding"])
+            caution = rescue_caution if rescue_caution and benzodiazepine else None
+            medications += _templated(
+                ("companion", companion, caution), ctx, (), _companion_builder(companion, caution)
+            )
+        requests += _templated(("pain-score",), ctx, (), lambda c, _: [_pain_score_request(c)])
         if protocol.includes_monitoring:
-            requests += _monitoring_requests(ctx)
+            requests += _templated(("monitoring",), ctx, (), lambda c, _: _monitoring_requests(c))
         if protocol.dosing.multi_day_or_serial:
             course = str(catalogue()["service_requests"]["lft"]["course_reason"])
             for key in ("order-lft-baseline", "order-lft-post"):
                 planned.setdefault(key, []).append(course)
-        tasks = _tasks(ctx, protocol, baseline_mme_per_day)
+        tasks = _follow_up_tasks(ctx, protocol, baseline_mme_per_day)
     requests += _test_requests(ctx, planned)
     return OrderSet(
         protocol=protocol,
         status=assessment.status,
         reasons=assessment.reasons,
-        medication_requests=tuple(validated(r) for r in medications),
-        service_requests=tuple(validated(r) for r in requests),
+        medication_requests=tuple(medications),
+        service_requests=tuple(requests),
         instructions=protocol.instructions + _patient_instructions(age, settings),
-        dose_summary=plan.summary() if plan else f"Dose not computed. {assessment.dose_problem}",
+        dose_summary=summary if plan else f"Dose not computed. {assessment.dose_problem}",
         notes=assessment.notes,
-        tasks=tuple(validated(r) for r in tasks),
+        tasks=tuple(tasks),
         plan=plan,
         override_reason=reason,
     )
+
+
+# -- templates: the parts of generated resources that are the same for every patient --------------------------
+#
+# Most generated resources differ between calls only in a few fields: the subject, authoredOn, the requester,
+# the override note, a test's reasons, a requisition id, the baseline MME. `_templated` builds a resource list
+# once per everything else (the builder, its key, the protocol, the intent, which fields are present) with
+# sentinel values in those fields, validates it as FHIR R4 (R4B), and keeps its JSON and where each sentinel sits;
+# each call parses that JSON (a fresh copy) and puts its own values in those places.
+#
+# Why an instance is valid when its template is: R4B validates every element on its own, by its type, and a
+# filled field keeps its type and presence: a string element (a reference, a text, an identifier's value) gets a
+# non-blank string, which the R4B string pattern accepts whatever it holds; authoredOn gets a dateTime the lean
+# parser vouches for (the rule `validated()` relies on); a decimal gets a finite number. A value that is not of
+# that kind (a blank reference, a dateTime without a time zone, an infinite number) is not filled in: the
+# resources are then built afresh and validated in full, as they always were. A sentinel that occurs inside a
+# longer text (a value that a builder also writes into a narrative) cannot be filled in either: such a template
+# is refused and that builder always builds afresh. tests/perf/test_order_templates.py checks both claims.
+
+Slot = tuple[Literal["text", "dateTime", "decimal"], Any]  # the kind of a varying field, and its value
+Builder = Callable[["_Context", list[Any]], list[Resource]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Template:
+    protocol: Protocol | None  # the catalogue object it was built from (a reloaded catalogue builds anew)
+    make: Callable[..., list[Resource]] | None  # the resource list from the slot values; None: refused
+
+
+_TEMPLATES: ByteBoundedMemo[Hashable, _Template] = ByteBoundedMemo(2 * 1024 * 1024, max_entry_bytes=128 * 1024)
+
+
+@lru_cache(maxsize=256)
+def _vouched_datetime(value: str) -> bool:
+    return is_valid_datetime(value)  # the same authoredOn is asked about for every template of a call
+
+
+def _fills(kind: str, value: Any) -> bool:
+    """Whether `value` can take a sentinel's place without changing the validity of the resource (see above)."""
+    if kind == "text":
+        return type(value) is str and bool(value) and not value.isspace()
+    if kind == "dateTime":
+        return type(value) is str and _vouched_datetime(value)
+    return type(value) in (int, float) and math.isfinite(value)
+
+
+def _sentinel(kind: str, index: int) -> Any:
+    if kind == "text":
+        return f"urn:x-smart-app-template-slot:{index}:end"  # no sentinel is part of another
+    if kind == "dateTime":
+        return f"{1900 + index}-01-01T00:00:00+00:00"
+    return 1234.5678 + index  # decimal
+
+
+def _templated(key: tuple[Hashable, ...], ctx: _Context, extra: Sequence[Slot], build: Builder) -> list[Resource]:
+    """`build(ctx, values of extra)`, validated: from the template of `key` when every varying value fills one.
+
+    `key` names the builder and everything it reads besides `ctx` and `extra` (the protocol and the intent are
+    added here); the builder may use `ctx.subject`, `ctx.authored_on`, `ctx.requester`, `ctx.override` and the
+    `extra` values only as whole element values."""
+    slots: tuple[Slot, ...] = (
+        ("text", ctx.subject["reference"]),
+        ("dateTime", ctx.authored_on),
+        ("text", ctx.requester),
+        ("text", ctx.override),
+        *extra,
+    )
+    if not all(value is None or _fills(kind, value) for kind, value in slots):
+        return [validated(r) for r in build(ctx, [value for _, value in extra])]
+    protocol = ctx.protocol
+    full_key = (*key, protocol.id if protocol else None, ctx.intent, tuple(value is None for _, value in slots))
+    template = _TEMPLATES.get(full_key)
+    if template is None or template.protocol is not protocol:
+        template, size = _template(ctx, slots, build)
+        _TEMPLATES.put(full_key, template, size)
+    if template.make is None:
+        return [validated(r) for r in build(ctx, [value for _, value in extra])]
+    return template.make(*(value for _, value in slots))
+
+
+def _template(ctx: _Context, slots: Sequence[Slot], build: Builder) -> tuple[_Template, int]:
+    """The template of `build` for these slots, and its size in bytes (about)."""
+    sentinels = [None if value is None else _sentinel(kind, i) for i, (kind, value) in enumerate(slots)]
+    subject = {"reference": sentinels[0]} if sentinels[0] is not None else ctx.subject
+    placeholder = replace(ctx, subject=subject, authored_on=sentinels[1], requester=sentinels[2], override=sentinels[3])
+    data = orjson.dumps([validated(r) for r in build(placeholder, sentinels[4:])])
+    where = {s: i for i, s in enumerate(sentinels) if s is not None}
+    marks = [str(s) for s in where]
+    try:
+        body = _constructor(orjson.loads(data), where, marks)
+    except _InsideText:
+        return _Template(ctx.protocol, None), len(data)
+    return _Template(ctx.protocol, _compiled(body, len(slots))), 3 * len(data)
+
+
+class _InsideText(Exception):
+    """A sentinel is part of a longer text (or a key): the builder writes that value into more than an element."""
+
+
+def _constructor(value: Any, where: dict[Any, int], marks: Sequence[str]) -> ast.expr:
+    """An expression that builds `value` (plain JSON) anew, with parameter `v<n>` in place of sentinel n."""
+    kind = type(value)
+    if kind is dict:
+        if any(mark in key for key in value for mark in marks):
+            raise _InsideText
+        keys: list[ast.expr | None] = [ast.Constant(key) for key in value]
+        return ast.Dict(keys=keys, values=[_constructor(v, where, marks) for v in value.values()])
+    if kind is list:
+        return ast.List(elts=[_constructor(v, where, marks) for v in value], ctx=ast.Load())
+    if kind in (str, float) and value in where:
+        return ast.Name(id=f"v{where[value]}", ctx=ast.Load())
+    if kind is str and any(mark in value for mark in marks):
+        raise _InsideText
+    return ast.Constant(value)
+
+
+def _compiled(body: ast.expr, count: int) -> Callable[..., list[Resource]]:
+    """`lambda v0, ..., v<count-1>: body`. Its displays make new dicts and lists on every call (only the strings and
+    numbers, which cannot change, are shared): each call gets its own copy of the template, at a fraction of what
+    parsing its JSON again would cost (orjson.loads of ~100 KB of order sets was 0.9 ms a call)."""
+    parameters = [ast.arg(arg=f"v{i}") for i in range(count)]
+    arguments = ast.arguments(posonlyargs=[], args=parameters, kwonlyargs=[], kw_defaults=[], defaults=[])
+    tree = ast.fix_missing_locations(ast.Expression(body=ast.Lambda(args=arguments, body=body)))
+    # Compiled from the tree, not from text: there is no source to inject into, and the only names are the parameters.
+    make: Callable[..., list[Resource]] = eval(compile(tree, "<order template>", "eval"), {"__builtins__": {}})
+    return make
 
 
 def _patient_instructions(age: int | None, settings: LocalDefaults) -> tuple[Instruction, ...]:
@@ -235,8 +380,9 @@ def _stock_product(concentration: float) -> tuple[dict[str, Any], str]:
 
 
 def _ketamine_request(
-    ctx: _Context, plan: InfusionPlan | OralPlan, assessment: ProtocolAssessment, settings: LocalDefaults
+    ctx: _Context, plan: InfusionPlan | OralPlan, summary: str, assessment: ProtocolAssessment, settings: LocalDefaults
 ) -> Resource:
+    """The ketamine order; `summary` is `plan.summary()`."""
     protocol = ctx.protocol
     assert protocol is not None  # only order sets have a ketamine order
     resource = ctx.base("MedicationRequest")
@@ -245,12 +391,12 @@ def _ketamine_request(
         ingredient = _ketamine_products()["ingredient"]
         medication_text = "ketamine, oral (formulation per the research protocol; no oral product code is verified)"
         resource["medicationCodeableConcept"] = concept(ingredient, medication_text)
-        dosage = _oral_dosage(plan, protocol)
+        dosage = _oral_dosage(plan, summary, protocol)
     else:
         product, preparation = _stock_product(plan.concentration_mg_per_ml)
         medication_text = f"ketamine infusion, {preparation}"
         resource["medicationCodeableConcept"] = concept({"system": RXNORM, **product}, medication_text)
-        dosage = _infusion_dosage(plan, protocol, preparation)
+        dosage = _infusion_dosage(plan, summary, protocol, preparation)
     resource["dosageInstruction"] = [dosage]
     regimen = protocol.regimen
     studied = (
@@ -286,9 +432,9 @@ def _infusion_timing(plan: InfusionPlan, protocol: Protocol) -> dict[str, Any]:
     return {"repeat": repeat}
 
 
-def _infusion_dosage(plan: InfusionPlan, protocol: Protocol, preparation: str) -> dict[str, Any]:
+def _infusion_dosage(plan: InfusionPlan, summary: str, protocol: Protocol, preparation: str) -> dict[str, Any]:
     dosing = protocol.dosing
-    text = [f"Ketamine {protocol.route} infusion: {plan.summary()}."]
+    text = [f"Ketamine {protocol.route} infusion: {summary}."]
     low, high = dosing.continuous_hours_min, dosing.continuous_hours_max
     if plan.session_hours is None and low is not None and high is not None:
         span = f"{fmt(low)} hours" if low == high else f"{fmt(low)} to {fmt(high)} hours"
@@ -316,10 +462,10 @@ def _infusion_dosage(plan: InfusionPlan, protocol: Protocol, preparation: str) -
     }
 
 
-def _oral_dosage(plan: OralPlan, protocol: Protocol) -> dict[str, Any]:
+def _oral_dosage(plan: OralPlan, summary: str, protocol: Protocol) -> dict[str, Any]:
     return {
         "text": " ".join(
-            [f"Ketamine oral: {plan.summary()}.", *plan.notes, protocol.weight_basis, protocol.disclaimer or ""]
+            [f"Ketamine oral: {summary}.", *plan.notes, protocol.weight_basis, protocol.disclaimer or ""]
         ).strip(),
         "timing": {
             "repeat": {
@@ -337,14 +483,27 @@ def _oral_dosage(plan: OralPlan, protocol: Protocol) -> dict[str, Any]:
 
 
 def _is_benzodiazepine(raw_coding: dict[str, Any]) -> bool:
-    concept_ = Concept(codings=(Coding(str(raw_coding.get("system")), str(raw_coding.get("code"))),))
-    return value_set("benzodiazepines").contains(concept_)
+    return _benzodiazepine_code(str(raw_coding.get("system")), str(raw_coding.get("code")))
+
+
+@lru_cache(maxsize=64)
+def _benzodiazepine_code(system: str, code: str) -> bool:
+    """Whether the code is in the benzodiazepines value set (a fixed mapping: asked for every order set)."""
+    return value_set("benzodiazepines").contains(Concept(codings=(Coding(system, code),)))
+
+
+def _companion(key: str) -> dict[str, Any]:
+    return cast(dict[str, Any], catalogue()["companion_medications"][key])
+
+
+def _companion_builder(key: str, caution: str | None) -> Builder:
+    return lambda ctx, _: [_companion_request(ctx, key, caution)]
 
 
 def _companion_request(ctx: _Context, key: str, caution: str | None = None) -> Resource:
-    raw = catalogue()["companion_medications"][key]
+    """A rescue or pre-emptive medication order; `caution` (the core's note on a benzodiazepine) goes on as it is."""
+    raw = _companion(key)
     citations = [citation_from(c) for c in raw["citations"]]
-    caution = caution if caution and _is_benzodiazepine(raw["coding"]) else None
     resource = ctx.base("MedicationRequest")
     assert ctx.protocol is not None  # companion medications belong to a protocol
     resource["category"] = _category(ctx.protocol.setting)
@@ -405,8 +564,14 @@ def _pain_score_request(ctx: _Context) -> Resource:
     )
 
 
+def _follow_up_tasks(ctx: _Context, protocol: Protocol, baseline_mme_per_day: float | None) -> list[Resource]:
+    baseline = None if baseline_mme_per_day is None else round(baseline_mme_per_day, 1)
+    return _templated(("tasks",), ctx, (("decimal", baseline),), lambda c, values: _tasks(c, protocol, values[0]))
+
+
 def _tasks(ctx: _Context, protocol: Protocol, baseline_mme_per_day: float | None) -> list[Resource]:
-    """The follow-up as FHIR Tasks: the telephone call (when the protocol has one) and the response review."""
+    """The follow-up as FHIR Tasks: the telephone call (when the protocol has one) and the response review (with
+    the baseline MME/day as given, already rounded)."""
     raw = catalogue()["tasks"]
     tasks: list[Resource] = []
     if "phone-follow-up" in protocol.instruction_keys:
@@ -423,7 +588,7 @@ def _tasks(ctx: _Context, protocol: Protocol, baseline_mme_per_day: float | None
         inputs.append(
             {
                 "type": {"text": "Baseline opioid use (MME/day) when the protocol was ordered"},
-                "valueDecimal": round(baseline_mme_per_day, 1),
+                "valueDecimal": baseline_mme_per_day,
             }
         )
     citations = [citation_from(c) for c in review["citations"]]
@@ -483,48 +648,65 @@ def test_orders(
 ) -> dict[PlanKey, list[Resource]]:
     """The ServiceRequests of each test plan (ECG; baseline or post-infusion LFT panel), outside any protocol."""
     ctx = _Context(None, intent, {"reference": patient_reference}, on.isoformat() if on else None, ())
-    return {key: [validated(r) for r in _test_requests(ctx, {key: reasons})] for key, reasons in planned.items()}
+    return {key: _test_requests(ctx, {key: reasons}) for key, reasons in planned.items()}
+
+
+_LFT_PHASES: tuple[tuple[PlanKey, str, str], ...] = (
+    ("order-lft-baseline", "Baseline", "baseline_timing"),
+    ("order-lft-post", "Post-infusion", "post_timing"),
+)
 
 
 def _test_requests(ctx: _Context, planned: dict[PlanKey, list[str]]) -> list[Resource]:
-    raw = catalogue()["service_requests"]
+    """The planned tests, validated: the ECG, then each LFT panel (its analytes under one requisition)."""
     requests: list[Resource] = []
     ecg_reasons = planned.get("order-ecg")
     if ecg_reasons:
-        ecg = raw["baseline_ecg"]
+        reasons: tuple[Slot, ...] = tuple(("text", r) for r in ecg_reasons)
+        requests += _templated(("ecg",), ctx, reasons, lambda c, values: [_ecg_request(c, values)])
+    for key, phase, timing in _LFT_PHASES:
+        if not planned.get(key):
+            continue
+        group = f"urn:uuid:{uuid.uuid4()}"  # one requisition groups the analytes of one draw
+        extra: tuple[Slot, ...] = (("text", group), *(("text", r) for r in planned[key]))
+        requests += _templated(("lft", phase), ctx, extra, _lft_builder(phase, timing))
+    return requests
+
+
+def _lft_builder(phase: str, timing_key: str) -> Builder:
+    return lambda ctx, values: _lft_requests(ctx, phase, timing_key, values)
+
+
+def _ecg_request(ctx: _Context, reasons: Sequence[str]) -> Resource:
+    ecg = catalogue()["service_requests"]["baseline_ecg"]
+    return _service_request(
+        ctx,
+        concept(ecg["coding"], str(ecg["text"])),
+        str(ecg["text"]),
+        str(ecg["timing"]),
+        [citation_from(ecg["citation"])],
+        reasons=reasons,
+    )
+
+
+def _lft_requests(ctx: _Context, phase: str, timing_key: str, values: Sequence[str]) -> list[Resource]:
+    """One LFT panel: `values` is the requisition (a urn:uuid), then the reasons."""
+    lft = catalogue()["service_requests"]["lft"]
+    group, reasons = values[0], values[1:]
+    requests = []
+    for test in lft["tests"]:
+        heading = f"{phase} liver function test: {test['text']}"
         requests.append(
             _service_request(
                 ctx,
-                concept(ecg["coding"], str(ecg["text"])),
-                str(ecg["text"]),
-                str(ecg["timing"]),
-                [citation_from(ecg["citation"])],
-                reasons=ecg_reasons,
+                concept(test, heading),
+                heading,
+                str(lft[timing_key]),
+                [citation_from(lft["citation"])],
+                reasons=reasons,
+                requisition=group,
             )
         )
-    lft = raw["lft"]
-    lft_plans: tuple[tuple[PlanKey, str, str], ...] = (
-        ("order-lft-baseline", "Baseline", str(lft["baseline_timing"])),
-        ("order-lft-post", "Post-infusion", str(lft["post_timing"])),
-    )
-    for key, phase, timing in lft_plans:
-        reasons = planned.get(key)
-        if not reasons:
-            continue
-        group = f"urn:uuid:{uuid.uuid4()}"  # one requisition groups the analytes of one draw
-        for test in lft["tests"]:
-            heading = f"{phase} liver function test: {test['text']}"
-            requests.append(
-                _service_request(
-                    ctx,
-                    concept(test, heading),
-                    heading,
-                    timing,
-                    [citation_from(lft["citation"])],
-                    reasons=reasons,
-                    requisition=group,
-                )
-            )
     return requests
 
 
@@ -558,23 +740,31 @@ def medication_orders(
 ) -> dict[PlanKey, list[Resource]]:
     """The draft MedicationRequest of each medication plan (mappings/medication_plans.json), with its reasons."""
     ctx = _Context(None, intent, {"reference": patient_reference}, on.isoformat() if on else None, ())
-    table = read_json("medication_plans.json")
     orders: dict[PlanKey, list[Resource]] = {}
     for key, reasons in planned.items():
         if key not in MEDICATION_PLANS:
             continue
-        raw = table[key]
-        citation = citation_from(raw["citation"])
-        resource = ctx.base("MedicationRequest")
-        resource["medicationCodeableConcept"] = concept(raw["coding"], str(raw["text"]))
-        resource["dosageInstruction"] = [
-            {"text": str(raw["dosage_text"]), "asNeededCodeableConcept": {"text": str(raw["as_needed"])}}
-        ]
-        if reasons:
-            resource["reasonCode"] = [{"text": r} for r in reasons]
-        resource["note"] = ctx.notes(citations=[citation])
-        resource["text"] = narrative(
-            f"Draft: {raw['text']}", f"As needed for: {raw['as_needed']}. {raw['dosage_text']}", f"Source: {citation}."
-        )
-        orders[key] = [validated(resource)]
+        extra: tuple[Slot, ...] = tuple(("text", r) for r in reasons)
+        orders[key] = _templated(("medication-plan", key), ctx, extra, _medication_builder(key))
     return orders
+
+
+def _medication_builder(key: PlanKey) -> Builder:
+    return lambda ctx, reasons: [_medication_order(ctx, key, reasons)]
+
+
+def _medication_order(ctx: _Context, key: PlanKey, reasons: Sequence[str]) -> Resource:
+    raw = read_json("medication_plans.json")[key]
+    citation = citation_from(raw["citation"])
+    resource = ctx.base("MedicationRequest")
+    resource["medicationCodeableConcept"] = concept(raw["coding"], str(raw["text"]))
+    resource["dosageInstruction"] = [
+        {"text": str(raw["dosage_text"]), "asNeededCodeableConcept": {"text": str(raw["as_needed"])}}
+    ]
+    if reasons:
+        resource["reasonCode"] = [{"text": r} for r in reasons]
+    resource["note"] = ctx.notes(citations=[citation])
+    resource["text"] = narrative(
+        f"Draft: {raw['text']}", f"As needed for: {raw['as_needed']}. {raw['dosage_text']}", f"Source: {citation}."
+    )
+    return resource

@@ -67,7 +67,7 @@ def _leaf(value: Any, key: str | None, text: frozenset[str]) -> Any:
     if kind is str:
         if key in text and value and not value.isspace():
             return "s"
-        if key == "authoredOn" and _is_datetime(value):
+        if key == "authoredOn" and is_valid_datetime(value):
             return _AUTHORED
         return value
     if kind is int:
@@ -79,7 +79,8 @@ def _leaf(value: Any, key: str | None, text: frozenset[str]) -> Any:
     return value  # booleans, None, and anything unexpected: kept as they are
 
 
-def _is_datetime(value: str) -> bool:
+def is_valid_datetime(value: str) -> bool:
+    """Whether `value` is a FHIR dateTime the lean parser vouches for (so R4B accepts it too)."""
     from smart_app.fhir.lean import Unusual, datetime_value
 
     try:
@@ -102,7 +103,7 @@ def _exact_key(resource: dict[str, Any]) -> bytes:
         reference = subject.get("reference")
         if type(reference) is str and reference and not reference.isspace():
             shallow = {**resource, "subject": _SUBJECT}
-    if type(authored) is str and _is_datetime(authored):
+    if type(authored) is str and is_valid_datetime(authored):
         shallow = {**shallow, "authoredOn": _AUTHORED}
     return orjson.dumps(shallow)
 

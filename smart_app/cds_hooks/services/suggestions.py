@@ -73,6 +73,7 @@ def protocol_card(assessment: Assessment, call: ServiceCall, replace: Sequence[s
     unreferenced = [ref for ref in replace if ref not in sent]
     level = assessment.mme_level
     baseline = level.total if level.complete else None
+    caution_note = rescue_caution(assessment.outcomes)
     suggestions: list[Suggestion] = []
     lines: list[str] = []
     elsewhere: list[str] = []
@@ -92,7 +93,8 @@ def protocol_card(assessment: Assessment, call: ServiceCall, replace: Sequence[s
             on=call.on,
             requester=_requester(call),
             baseline_mme_per_day=baseline,
-            rescue_caution=rescue_caution(assessment.outcomes),
+            rescue_caution=caution_note,
+            assessed=option,  # assessed for the same weight, age, findings and settings: not assessed again
         )
         if not order_set.medication_requests:
             continue

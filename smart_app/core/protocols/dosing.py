@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from functools import cache
 
 from smart_app.config import LocalDefaults
 from smart_app.core.outcomes import Citation
@@ -43,7 +44,9 @@ def fmt(value: float | Decimal) -> str:
     return text or "0"
 
 
+@cache
 def _rounding() -> dict[str, float]:
+    """The catalogue's practical rounding steps (read-only: made once, read by every dose plan)."""
     return {k: float(v) for k, v in catalogue()["practical_rounding"].items() if not k.startswith("_")}
 
 

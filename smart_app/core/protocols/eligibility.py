@@ -150,9 +150,30 @@ def assess_protocol(
 ) -> ProtocolAssessment:
     """Status, reasons and dose plan for one protocol. `monitored_setting`: the order is for a monitored setting
     (ASRA Table 6), so no rate cap applies."""
-    age = _usable_age(age)
-    threshold, label = monitored_threshold(age, settings)
-    verdicts = _outcome_verdicts(outcomes) + _age_verdicts(age, settings) + _kind_verdicts(protocol)
+    return _assess(protocol, weight_kg, _Patient.of(age, outcomes, settings), settings, monitored_setting)
+
+
+@dataclass(frozen=True, slots=True)
+class _Patient:
+    """What every protocol's assessment reads of the patient alone: worked out once for all the protocols."""
+
+    verdicts: tuple[_Verdict, ...]  # of the fired outcomes and the age
+    threshold: float
+    label: str
+
+    @staticmethod
+    def of(age: int | None, outcomes: Sequence[Outcome], settings: LocalDefaults) -> _Patient:
+        usable = _usable_age(age)
+        threshold, label = monitored_threshold(usable, settings)
+        verdicts = _outcome_verdicts(outcomes) + _age_verdicts(usable, settings)
+        return _Patient(tuple(verdicts), threshold, label)
+
+
+def _assess(
+    protocol: Protocol, weight_kg: float | None, patient: _Patient, settings: LocalDefaults, monitored_setting: bool
+) -> ProtocolAssessment:
+    threshold, label = patient.threshold, patient.label
+    verdicts = [*patient.verdicts, *_kind_verdicts(protocol)]
     plan: DosePlan | None = None
     dose_problem: str | None = None
     notes: list[str] = []
@@ -190,10 +211,8 @@ def assess_protocols(
     monitored_setting: bool = False,
 ) -> tuple[ProtocolAssessment, ...]:
     """Every catalogue protocol assessed for this patient, in catalogue order (recommended first)."""
-    return tuple(
-        assess_protocol(p, weight_kg, age, outcomes, settings, monitored_setting=monitored_setting)
-        for p in list_protocols()
-    )
+    patient = _Patient.of(age, outcomes, settings)
+    return tuple(_assess(p, weight_kg, patient, settings, monitored_setting) for p in list_protocols())
 
 
 def suggested_protocols(assessments: Sequence[ProtocolAssessment]) -> tuple[ProtocolAssessment, ...]:
