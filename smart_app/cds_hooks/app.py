@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from smart_app.cds_hooks.auth import AuthConfig, AuthError, JwtVerifier
 from smart_app.cds_hooks.cards import DATA_TOPIC
 from smart_app.cds_hooks.context import HookRequest
+from smart_app.cds_hooks.models import cards_json
 from smart_app.cds_hooks.pipeline import BadHookRequest, PreconditionFailed, run_service
 from smart_app.cds_hooks.presented import PresentedCards
 from smart_app.cds_hooks.registry import Registry
@@ -218,7 +219,7 @@ def create_app(
             service_id,
             (time.perf_counter() - started) * 1000,
         )
-        answer = orjson.dumps({"cards": [c.to_json() for c in cards]})
+        answer = cards_json(cards)
         # Which rule each card came from, for feedback reports: queued to the one bounded writer (never blocks).
         topics = {c.uuid: (c.source.topic.code if c.source.topic else "unknown") for c in cards}
         card_writer().submit(service_id, hook_request.hook_instance, topics)

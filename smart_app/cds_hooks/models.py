@@ -15,6 +15,7 @@ it as pydantic's dump would be written. tests/cds_hooks/test_card_json.py checks
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import orjson
@@ -134,6 +135,10 @@ class Card(_Model):
         free = [self.extension, *(a.resource for s in self.suggestions or () for a in s.actions or ())]
         if not _json_as_is(free):
             return super().to_json()
+        return self._written()
+
+    def _written(self) -> dict[str, Any]:
+        """The hand-written JSON, for a card whose free-form parts are plain JSON (`to_json`, `cards_json`)."""
         suggestions = [s._json() for s in self.suggestions] if self.suggestions is not None else None
         reasons = [r._json() for r in self.override_reasons] if self.override_reasons is not None else None
         links = [link._json() for link in self.links] if self.links is not None else None
@@ -164,6 +169,19 @@ class Card(_Model):
         if self.suggestions and self.selection_behavior is None:
             raise ValueError("a card with suggestions must say its selectionBehavior (spec: MUST)")
         return self
+
+
+def cards_json(cards: Sequence[Card]) -> bytes:
+    """A service call's answer, `{"cards": [...]}`, as bytes: the bytes of `orjson.dumps` of each card's `to_json`.
+
+    Written in one pass: under `_AS_IS` orjson refuses (TypeError) exactly the values it would write differently
+    from pydantic's JSON mode, so when every card's free-form parts are plain JSON the hand-written dicts are
+    dumped once, instead of dumped once to check them and again to write them (~150 KB of order sets). When some
+    card's are not, every card is written as `to_json` writes it."""
+    try:
+        return orjson.dumps({"cards": [card._written() for card in cards]}, option=_AS_IS)
+    except TypeError:
+        return orjson.dumps({"cards": [card.to_json() for card in cards]})
 
 
 class ServiceDescription(_Model):

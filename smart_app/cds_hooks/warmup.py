@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from smart_app.cds_hooks.context import HookRequest
+from smart_app.cds_hooks.models import cards_json
 from smart_app.cds_hooks.registry import ORDER_HOOKS, Registry
 from smart_app.cds_hooks.settings import ServiceSettings
 from smart_app.config import LocalDefaults
@@ -34,7 +35,16 @@ GC_THRESHOLDS = (50_000, 20, 100)
 _SAMPLE_DRAFTS = ("orders/ketamine-infusion-outpatient.json", "orders/oxycodone-5mg-q6h.json")
 # R4B models validated on the hot path: generated orders, and resources the lean parse leaves to R4B. Importing
 # one costs tens of milliseconds the first time.
-_MODELS = ("ServiceRequest", "MedicationRequest", "Observation", "Condition", "Consent", "Medication", "Patient")
+_MODELS = (
+    "ServiceRequest",
+    "MedicationRequest",
+    "Observation",
+    "Condition",
+    "Consent",
+    "Medication",
+    "Patient",
+    "Task",
+)
 
 
 def _sample(name: str) -> Any:
@@ -78,9 +88,7 @@ async def warm_up(registry: Registry, settings: ServiceSettings, defaults: Local
         get_fhir_model_class(name)
     try:
         for service, request in _requests(registry):
-            cards = await run_service(service, request, settings, defaults, on=datetime.now(UTC))
-            for card in cards:
-                card.to_json()
+            cards_json(await run_service(service, request, settings, defaults, on=datetime.now(UTC)))
     except Exception as exc:  # warm-up is an optimisation: never a reason not to start
         log.warning("warm-up call failed (%s); the first call will be slower", type(exc).__name__)
     tune_gc()
