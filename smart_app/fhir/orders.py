@@ -178,9 +178,12 @@ def build_order_set(
         for companion in protocol.companion_medications:
             benzodiazepine = _is_benzodiazepine(_companion(companion)["coding"])
             caution = rescue_caution if rescue_caution and benzodiazepine else None
-            medications += _templated(
-                ("companion", companion, caution), ctx, (), _companion_builder(companion, caution)
-            )
+            if caution:
+                # The caution names this patient's opioids (and is written into the narrative too): a template per
+                # caution would be one per opioid list, kept with those names. Built and validated afresh instead.
+                medications.append(validated(_companion_request(ctx, companion, caution)))
+            else:
+                medications += _templated(("companion", companion), ctx, (), _companion_builder(companion))
         requests += _templated(("pain-score",), ctx, (), lambda c, _: [_pain_score_request(c)])
         if protocol.includes_monitoring:
             requests += _templated(("monitoring",), ctx, (), lambda c, _: _monitoring_requests(c))
@@ -496,8 +499,8 @@ def _companion(key: str) -> dict[str, Any]:
     return cast(dict[str, Any], catalogue()["companion_medications"][key])
 
 
-def _companion_builder(key: str, caution: str | None) -> Builder:
-    return lambda ctx, _: [_companion_request(ctx, key, caution)]
+def _companion_builder(key: str) -> Builder:
+    return lambda ctx, _: [_companion_request(ctx, key)]
 
 
 def _companion_request(ctx: _Context, key: str, caution: str | None = None) -> Resource:

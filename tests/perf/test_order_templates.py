@@ -226,3 +226,21 @@ def test_a_given_assessment_is_the_one_the_order_set_would_make() -> None:
         made = orders.build_order_set(assessed.protocol.id, **kwargs)
         assert given.status == made.status and given.reasons == made.reasons and given.plan == made.plan
         assert len(given.resources) == len(made.resources)
+
+
+def test_no_template_is_kept_per_patients_opioids() -> None:
+    """The benzodiazepine caution names the patient's opioids: it is written afresh on each order, so the template
+    memory neither grows with the opioid lists seen nor holds their names."""
+    protocol = next(p.id for p in list_protocols() if p.companion_medications)
+    common: dict[str, Any] = {"weight_kg": 70.0, "age": 40, "outcomes": (), "intent": "proposal", "on": None}
+    orders._TEMPLATES.clear()
+    orders.build_order_set(protocol, patient_reference="Patient/a", settings=local_defaults(), **common)
+    kept = len(orders._TEMPLATES)
+    for opioids in ("oxycodone", "morphine, tramadol", "hydromorphone, fentanyl, methadone"):
+        caution = f"Benzodiazepine with {opioids}: risk of respiratory depression."
+        order_set = orders.build_order_set(
+            protocol, patient_reference="Patient/b", settings=local_defaults(), rescue_caution=caution, **common
+        )
+        assert any(caution in orjson.dumps(r).decode() for r in order_set.medication_requests)
+    assert len(orders._TEMPLATES) == kept
+    assert not any("Benzodiazepine with" in str(key) for key in orders._TEMPLATES._data)
