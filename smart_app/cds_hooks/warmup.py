@@ -89,10 +89,51 @@ async def warm_up(registry: Registry, settings: ServiceSettings, defaults: Local
     try:
         for service, request in _requests(registry):
             cards_json(await run_service(service, request, settings, defaults, on=datetime.now(UTC)))
+        _warm_order_templates(defaults)
     except Exception as exc:  # warm-up is an optimisation: never a reason not to start
         log.warning("warm-up call failed (%s); the first call will be slower", type(exc).__name__)
     tune_gc()
     log.info("warmed up in %.0f ms", (time.perf_counter() - started) * 1000)
+
+
+def _warm_order_templates(defaults: LocalDefaults) -> None:
+    """Build every protocol's order set as a hook call would (proposal, a requester, with and without a baseline
+    MME, with no test planned by a rule and with every test planned once), so that each order template (built and
+    validated in R4B the first time its shape is met, fhir/orders.py) exists before the first call: the sample
+    patients alone do not reach every shape (e.g. a multi-day protocol's post-course LFTs with a rule's reason)."""
+    from smart_app.core.outcomes import Citation, Outcome
+    from smart_app.core.protocols.catalogue import list_protocols
+    from smart_app.fhir.orders import TEST_PLANS, build_order_set
+
+    # The baseline-test rules (no effect on which protocols fit) asking for every test once.
+    planned = tuple(
+        Outcome(
+            rule_id=rule_id,
+            status="fired",
+            severity="info",
+            summary="warm-up",
+            detail="warm-up",
+            citations=(Citation(document="asra-2018", section="warm-up"),),
+            plans=plans,
+        )
+        for rule_id, plans in (("PRE-ECG", TEST_PLANS[:1]), ("PRE-LFT", TEST_PLANS[1:]))
+    )
+    on = datetime.now(UTC)
+    for protocol in list_protocols():
+        for outcomes in ((), planned):
+            for baseline in (None, 30.0):
+                build_order_set(
+                    protocol.id,
+                    weight_kg=70.0,
+                    age=40,
+                    outcomes=outcomes,
+                    intent="proposal",
+                    patient_reference="Patient/warm-up",
+                    settings=defaults,
+                    on=on,
+                    requester="Practitioner/warm-up",
+                    baseline_mme_per_day=baseline,
+                )
 
 
 def tune_gc() -> None:
