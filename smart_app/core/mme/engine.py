@@ -140,17 +140,43 @@ def _step_end(dosages: list[Dosage], start: datetime | None) -> datetime | None:
     return None
 
 
+def _step_changes(med: MedicationUse, steps: list[tuple[int | None, list[Dosage]]]) -> tuple[datetime, ...]:
+    """When each step but the last ends, chained from `recorded` (a boundsDuration runs from the previous step's
+    end), up to the first step with no end (it then lasts)."""
+    ends: list[datetime] = []
+    start = med.recorded
+    for _, dosages in steps[:-1]:
+        end = _step_end(dosages, start)
+        if end is None:
+            break
+        ends.append(end)
+        start = end
+    return tuple(ends)
+
+
+def _step_at(ends: tuple[datetime, ...], on: datetime) -> int:
+    """The step in force on `on`, given the steps' ends: the first whose end is after `on`, else the one after the
+    last end (the last step, or the first step with no end)."""
+    return next((index for index, end in enumerate(ends) if end > on), len(ends))
+
+
 def _current_step(med: MedicationUse, steps: list[tuple[int | None, list[Dosage]]], on: datetime | None) -> int:
     """The step in force on `on`: a draft starts at its first; an active order moves on when a step's bounds end."""
     if med.is_draft_order or on is None:
         return 0
-    start = med.recorded
-    for index, (_, dosages) in enumerate(steps[:-1]):
-        end = _step_end(dosages, start)
-        if end is None or end > on:
-            return index
-        start = end
-    return len(steps) - 1
+    return _step_at(_step_changes(med, steps), on)
+
+
+def step_changes(med: MedicationUse) -> tuple[datetime, ...]:
+    """When an order of successive dosage steps (a taper) moves on to its next step, as today's total reads them
+    (`_current_step`): the ends of its steps but the last, up to the first step with no end; () for one step."""
+    steps = _steps(med.dosages)
+    return _step_changes(med, steps) if len(steps) > 1 else ()
+
+
+def step_at(ends: tuple[datetime, ...], on: datetime) -> int:
+    """The index of the step in force on `on`, for the `ends` that `step_changes` gave."""
+    return _step_at(ends, on)
 
 
 def _step_label(index: int, steps: list[tuple[int | None, list[Dosage]]]) -> str:
