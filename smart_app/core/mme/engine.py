@@ -34,13 +34,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from smart_app.caching import memo_cache
 from smart_app.config import MmeTable
 from smart_app.core.mme.dose import DailyAmount, daily_amount
 from smart_app.core.mme.errors import NotComputable
 from smart_app.core.mme.factors import TableInfo, factor_entry, table_info
 from smart_app.core.mme.frequency import days_in
 from smart_app.core.mme.listing import listing, setting, source_label
-from smart_app.core.mme.memo import memo_cache
 from smart_app.core.mme.products import OpioidProduct, identify, parse_name
 from smart_app.core.mme.report import LEFT_OUT, MmeItem, MmeReport
 from smart_app.core.mme.route import route_in_text, route_of_concept

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
 
-from smart_app.core.mme.memo import memo_cache
+from smart_app.caching import memo_cache
 from smart_app.core.mme.units import Strength, strength_from_ratio, strength_from_text
 from smart_app.core.model import RXNORM, Concept, Ingredient, MedicationUse
 from smart_app.mappings import read_csv, read_json

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
-from smart_app.core.mme.memo import memo_cache
+from smart_app.caching import memo_cache
 from smart_app.core.model import Quantity
 from smart_app.mappings import read_json
 
