@@ -45,7 +45,7 @@ from smart_app.core.mme.products import OpioidProduct, identify, parse_name
 from smart_app.core.mme.report import LEFT_OUT, MmeItem, MmeReport
 from smart_app.core.mme.route import route_in_text, route_of_concept
 from smart_app.core.mme.units import unit_word
-from smart_app.core.model import Concept, Dosage, MedicationUse
+from smart_app.core.model import Concept, Dosage, MedicationUse, quick_frozen
 
 
 def opioid_ingredient(med: MedicationUse) -> str | None:
@@ -72,6 +72,7 @@ def _product_label(product: OpioidProduct) -> str:
     return {"name": "read from the medication name"}.get(product.source, product.source)
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class Assessed:
     """One medication assessed on its own: its item before de-duplication, and what de-duplication compares."""

@@ -52,7 +52,7 @@ from smart_app.core.mme.engine import (
 from smart_app.core.mme.factors import table_info
 from smart_app.core.mme.listing import ORDER_INTENTS
 from smart_app.core.mme.report import MmeItem
-from smart_app.core.model import MedicationUse, Period, Quantity
+from smart_app.core.model import MedicationUse, Period, Quantity, quick_frozen
 
 Basis = Literal["recorded-period", "dosage-bounds", "ongoing", "supply-duration", "validity-period", "assumed-length"]
 
@@ -76,6 +76,7 @@ _DAYS_PER_UNIT = {
 }
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class MedicationSpan:
     """One opioid medication over the days it was (or is) taken."""
@@ -104,6 +105,7 @@ class MedicationSpan:
         return (self.last_day - self.first_day).days + 1
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class TimelineSegment:
     """A run of days on which the same opioid medications were taken."""
@@ -190,6 +192,7 @@ def _count(n: float) -> str:
     return f"{n:g}"
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class _Placed:
     first_day: date
