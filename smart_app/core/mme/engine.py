@@ -29,9 +29,10 @@ Items are ordered by reference, so the order of the input never changes the repo
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from smart_app.caching import memo_cache
@@ -264,7 +265,7 @@ def _step_daily(
 
 def _compute(
     med: MedicationUse, product: OpioidProduct, route: str | None, info: TableInfo, on: datetime | None = None
-) -> dict[str, Any]:
+) -> Mapping[str, Any]:
     """The item's status and figures; raises NotComputable with the reason when the data do not suffice."""
     if product.ingredient in info.excluded:
         return {"status": "excluded", "reason": info.excluded[product.ingredient]}
@@ -283,6 +284,34 @@ def _compute(
         raise NotComputable(f"the {info.label} factor for {product.ingredient} {route} is per {entry.unit}")
     steps = _steps(med.dosages)
     current = _current_step(med, steps, on)
+    found = _counted(med.dosages, product, route, info.key, current)
+    if isinstance(found, str):
+        raise NotComputable(found)
+    return MappingProxyType(found)  # read-only: every item with these figures unpacks the same kept dict
+
+
+# The counted item's figures depend only on the dosages, the product and route, the table and the step in force:
+# the same order recurs for today's total and the timeline (and across patients, under new ids). A failure is kept
+# as its reason, never the exception (its traceback would hold the caller's frames).
+@memo_cache(4 * 1024 * 1024)
+def _counted(
+    dosages: tuple[Dosage, ...], product: OpioidProduct, route: str | None, table: MmeTable, current: int
+) -> dict[str, Any] | str:
+    try:
+        return _counted_fields(_steps(dosages), product, route, table_info(table), current)
+    except NotComputable as exc:
+        return exc.reason
+
+
+def _counted_fields(
+    steps: list[tuple[int | None, list[Dosage]]],
+    product: OpioidProduct,
+    route: str | None,
+    info: TableInfo,
+    current: int,
+) -> dict[str, Any]:
+    entry = factor_entry(info.key, product.ingredient, route)
+    is_rate = entry.unit == "mcg/hr"
     parts, daily, unit = _step_daily(steps[current][1], product, is_rate, entry.unit)
     factor, band = entry.value_for(daily)
     mme = daily * factor
@@ -332,7 +361,7 @@ def _compute(
 
 def _outcome(
     med: MedicationUse, product: OpioidProduct, route: str | None, info: TableInfo, state: str, on: datetime | None
-) -> dict[str, Any]:
+) -> Mapping[str, Any]:
     if state == "status-unknown":
         return {"status": "not-computable", "reason": f"status {med.status or 'missing'}: cannot tell if current"}
     if state == "intended":
