@@ -4,8 +4,13 @@ A cache keyed by what a caller sent (a resource's JSON, a medication name) must 
 sent: 1,500 requests with a unique 1 MB note each would otherwise keep 1.5 GB. `ByteBoundedLRU` accounts an
 estimate of each entry's size (key and value, plus a fixed overhead), evicts the least recently used entries
 while the total is over `max_bytes`, and refuses entries larger than `max_entry_bytes` (they are computed, not
-kept). `bounded_cache` is the decorator form for functions of hashable arguments (the name caches of the MME
-engine). Thread-safe: the SMART app calls the core from worker threads.
+kept). `bounded_cache` is the decorator form for functions of hashable arguments. Thread-safe: the SMART app calls
+the core from worker threads.
+
+`memo_cache` is the same decorator on `ByteBoundedMemo`, for the clinical core's hot look-ups (the name and concept
+caches of the MME engine and of the safety rules), asked hundreds of times per evaluation and almost always a hit:
+`ByteBoundedLRU` takes a lock and moves the entry on every hit, `ByteBoundedMemo` is one `dict.get`, bounded in bytes
+the same way (it forgets everything when full instead of the least recently used entry).
 """
 
 from __future__ import annotations
@@ -160,3 +165,29 @@ class ByteBoundedMemo(Generic[K, V]):
     def clear(self) -> None:
         self._data.clear()
         self._bytes = 0
+
+
+def memo_cache(max_bytes: int) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Memoise a function of hashable arguments on a `ByteBoundedMemo`, bounded in bytes (`size_of` of the arguments
+    and the result; an entry over 1/16 of the budget is computed, not kept). Keys are the positional arguments (all
+    frozen values in the core), so a hit is the answer the function would give. The wrapper gets `cache` (the memo)
+    and `cache_clear()`, as `bounded_cache` gives."""
+
+    def decorate(func: Callable[P, R]) -> Callable[P, R]:
+        store: ByteBoundedMemo[Any, Any] = ByteBoundedMemo(max_bytes, max_entry_bytes=max(1, max_bytes // 16))
+        get = store.get
+
+        @wraps(func)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            key = args if not kwargs else (*args, tuple(sorted(kwargs.items())))
+            found: Any = get(key, _MISSING)
+            if found is _MISSING:
+                found = func(*args, **kwargs)
+                store.put(key, found, size_of(key) + size_of(found))
+            return found  # type: ignore[no-any-return]
+
+        wrapper.cache = store  # type: ignore[attr-defined]
+        wrapper.cache_clear = store.clear  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate

@@ -1,8 +1,8 @@
-"""`memo_cache` (core/mme/memo.py): the same answers as the function, per argument value, bounded in bytes."""
+"""`memo_cache` (smart_app/caching.py): the same answers as the function, per argument value, bounded in bytes."""
 
 from __future__ import annotations
 
-from smart_app.core.mme import memo
+from smart_app import caching
 from smart_app.core.mme.products import identify
 from smart_app.core.model import MedicationUse
 from smart_app.fhir.record import build_record
@@ -12,7 +12,7 @@ from tests import fhir_factory as f
 def test_answers_are_per_argument_and_the_memo_stays_under_its_budget() -> None:
     calls: list[str] = []
 
-    @memo.memo_cache(20_000)
+    @caching.memo_cache(20_000)
     def shout(text: str, *, twice: bool = False) -> str:
         calls.append(text)
         return text.upper() * (2 if twice else 1)

@@ -66,8 +66,8 @@ def varied() -> list[dict[str, Any]]:
                                effectivePeriod={"start": "2026-10-20"}),
         # ... and ordered bid (30 MME/day) from 2026-11-01: from then on the order is used, the statement a duplicate
         f.medication_request(*OXY_ER10, dosages=tabs(1, 2), rid="f-er-order", authoredOn="2026-11-01"),
-        # an active taper (morphine 2 tabs qid then 1 tab qid): the timeline gives its first step (120 MME/day),
-        # today's total the step in force on the day
+        # an active taper (morphine 2 tabs qid for 10 days, then 1 tab qid): each day charted at the step in force
+        # on it (120 then 60 MME/day), as today's total is
         f.medication_request(*MORPHINE15, dosages=[step(1, 2, 4, 10), step(2, 1, 4, 10)], rid="g-taper-now",
                              authoredOn="2026-11-15"),
         # the draft being signed renews f-er-order: today's total counts it once, the timeline leaves drafts out
@@ -105,7 +105,8 @@ EXPECTED = [
     (date(2026, 8, 11), date(2026, 10, 19), 0.0, (), (), False),
     (date(2026, 10, 20), date(2026, 10, 31), 45.0, ("e-er-stated",), (), False),
     (date(2026, 11, 1), date(2026, 11, 14), 30.0, ("f-er-order",), (), False),  # e-er-stated: duplicate
-    (date(2026, 11, 15), TODAY, 150.0, ("f-er-order", "g-taper-now"), (), False),
+    (date(2026, 11, 15), date(2026, 11, 24), 150.0, ("f-er-order", "g-taper-now"), (), False),  # taper step 1
+    (date(2026, 11, 25), TODAY, 90.0, ("f-er-order", "g-taper-now"), (), False),  # step 2 from its 10 days' end
 ]
 
 
@@ -113,7 +114,12 @@ def test_the_segments_of_a_varied_record_are_exactly_these() -> None:
     t = mme_timeline(medications(varied()), on=ON, settings=LocalDefaults())
     assert rows(t) == EXPECTED
     assert [u.reference.split("/")[1] for u in t.unplaced] == ["i-unknown", "j-undated"]
-    spans = {s.reference.split("/")[1]: s for s in t.spans}
+    taper = [s for s in t.spans if s.reference.endswith("/g-taper-now")]
+    assert [(s.first_day, s.last_day, s.ongoing, s.mme_per_day, s.item.step) for s in taper] == [
+        (date(2026, 11, 15), date(2026, 11, 24), False, 120.0, "step 1 of 2 (sequence 1)"),
+        (date(2026, 11, 25), TODAY, True, 60.0, "step 2 of 2 (sequence 2)"),
+    ]
+    spans = {s.reference.split("/")[1]: s for s in t.spans}  # the taper: its last span, today's step
     assert sorted(spans) == ["a-oxy", "b-oxy", "c-taper", "d-notime", "e-er-stated", "f-er-order", "g-taper-now"]
     # each span carries the medication's own item, never marked duplicate (it is one medication on its own)
     assert {k: s.mme_per_day for k, s in spans.items()} == {
@@ -123,7 +129,7 @@ def test_the_segments_of_a_varied_record_are_exactly_these() -> None:
         "d-notime": None,
         "e-er-stated": 45.0,
         "f-er-order": 30.0,
-        "g-taper-now": 120.0,
+        "g-taper-now": 60.0,
     }
     assert all(s.item.status != "duplicate" for s in t.spans)
     assert spans["c-taper"].item.step == "step 1 of 2 (sequence 1)"
@@ -152,14 +158,15 @@ def test_today_reused_assessments_give_the_same_timeline() -> None:
 @pytest.mark.parametrize("table", ["cdc-2022", "cdc-2016", "anzca-2021"])
 def test_each_segment_is_the_mme_report_of_the_medications_taken_on_its_days(table: MmeTable) -> None:
     """The plain path: every segment's figures equal `calculate_mme` over the medications taken on its first day
-    (each as current), for every table."""
+    (each as current, a taper at the step in force on that day at the calculation's time), for every table."""
     meds = medications(varied())
     settings = LocalDefaults(mme_table=table)
     t = mme_timeline(meds, on=ON, settings=settings)
     by_ref = {m.reference: m for m in meds}
     for segment in t.segments:
         taken = [by_ref[s.reference] for s in t.spans_on(segment.first_day)]
-        report = calculate_mme([replace(m, status="active") for m in taken], table=table)
+        day = datetime.combine(segment.first_day, ON.timetz())
+        report = calculate_mme([replace(m, status="active", effective=None) for m in taken], table=table, on=day)
         assert segment.total == (report.total_mme_per_day if taken else 0.0)
         assert segment.counted == tuple(i.id for i in report.counted)
         assert segment.left_out == tuple(i.id for i in report.left_out)

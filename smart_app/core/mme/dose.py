@@ -14,11 +14,12 @@ from smart_app.core.mme.errors import NotComputable
 from smart_app.core.mme.frequency import days_in, doses_per_day, number
 from smart_app.core.mme.products import OpioidProduct
 from smart_app.core.mme.units import count_word, mass_in_mg, rate_in_mcg_per_hr, volume_in_ml
-from smart_app.core.model import Dosage, DoseAndRate, Quantity, Ratio
+from smart_app.core.model import Dosage, DoseAndRate, Quantity, Ratio, quick_frozen
 
 MAX_UNITS_PER_DOSE = 4  # a mg dose equal to 1-4 units of the non-opioid ingredient is treated as that ingredient
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class Amount:
     value: float  # mg, or mcg/hr for patches

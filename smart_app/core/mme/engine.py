@@ -29,23 +29,24 @@ Items are ordered by reference, so the order of the input never changes the repo
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
+from smart_app.caching import memo_cache
 from smart_app.config import MmeTable
 from smart_app.core.mme.dose import DailyAmount, daily_amount
 from smart_app.core.mme.errors import NotComputable
 from smart_app.core.mme.factors import TableInfo, factor_entry, table_info
 from smart_app.core.mme.frequency import days_in
 from smart_app.core.mme.listing import listing, setting, source_label
-from smart_app.core.mme.memo import memo_cache
 from smart_app.core.mme.products import OpioidProduct, identify, parse_name
 from smart_app.core.mme.report import LEFT_OUT, MmeItem, MmeReport
 from smart_app.core.mme.route import route_in_text, route_of_concept
 from smart_app.core.mme.units import unit_word
-from smart_app.core.model import Concept, Dosage, MedicationUse
+from smart_app.core.model import Concept, Dosage, MedicationUse, quick_frozen
 
 
 def opioid_ingredient(med: MedicationUse) -> str | None:
@@ -72,6 +73,7 @@ def _product_label(product: OpioidProduct) -> str:
     return {"name": "read from the medication name"}.get(product.source, product.source)
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class Assessed:
     """One medication assessed on its own: its item before de-duplication, and what de-duplication compares."""
@@ -140,17 +142,43 @@ def _step_end(dosages: list[Dosage], start: datetime | None) -> datetime | None:
     return None
 
 
+def _step_changes(med: MedicationUse, steps: list[tuple[int | None, list[Dosage]]]) -> tuple[datetime, ...]:
+    """When each step but the last ends, chained from `recorded` (a boundsDuration runs from the previous step's
+    end), up to the first step with no end (it then lasts)."""
+    ends: list[datetime] = []
+    start = med.recorded
+    for _, dosages in steps[:-1]:
+        end = _step_end(dosages, start)
+        if end is None:
+            break
+        ends.append(end)
+        start = end
+    return tuple(ends)
+
+
+def _step_at(ends: tuple[datetime, ...], on: datetime) -> int:
+    """The step in force on `on`, given the steps' ends: the first whose end is after `on`, else the one after the
+    last end (the last step, or the first step with no end)."""
+    return next((index for index, end in enumerate(ends) if end > on), len(ends))
+
+
 def _current_step(med: MedicationUse, steps: list[tuple[int | None, list[Dosage]]], on: datetime | None) -> int:
     """The step in force on `on`: a draft starts at its first; an active order moves on when a step's bounds end."""
     if med.is_draft_order or on is None:
         return 0
-    start = med.recorded
-    for index, (_, dosages) in enumerate(steps[:-1]):
-        end = _step_end(dosages, start)
-        if end is None or end > on:
-            return index
-        start = end
-    return len(steps) - 1
+    return _step_at(_step_changes(med, steps), on)
+
+
+def step_changes(med: MedicationUse) -> tuple[datetime, ...]:
+    """When an order of successive dosage steps (a taper) moves on to its next step, as today's total reads them
+    (`_current_step`): the ends of its steps but the last, up to the first step with no end; () for one step."""
+    steps = _steps(med.dosages)
+    return _step_changes(med, steps) if len(steps) > 1 else ()
+
+
+def step_at(ends: tuple[datetime, ...], on: datetime) -> int:
+    """The index of the step in force on `on`, for the `ends` that `step_changes` gave."""
+    return _step_at(ends, on)
 
 
 def _step_label(index: int, steps: list[tuple[int | None, list[Dosage]]]) -> str:
@@ -237,7 +265,7 @@ def _step_daily(
 
 def _compute(
     med: MedicationUse, product: OpioidProduct, route: str | None, info: TableInfo, on: datetime | None = None
-) -> dict[str, Any]:
+) -> Mapping[str, Any]:
     """The item's status and figures; raises NotComputable with the reason when the data do not suffice."""
     if product.ingredient in info.excluded:
         return {"status": "excluded", "reason": info.excluded[product.ingredient]}
@@ -256,6 +284,34 @@ def _compute(
         raise NotComputable(f"the {info.label} factor for {product.ingredient} {route} is per {entry.unit}")
     steps = _steps(med.dosages)
     current = _current_step(med, steps, on)
+    found = _counted(med.dosages, product, route, info.key, current)
+    if isinstance(found, str):
+        raise NotComputable(found)
+    return MappingProxyType(found)  # read-only: every item with these figures unpacks the same kept dict
+
+
+# The counted item's figures depend only on the dosages, the product and route, the table and the step in force:
+# the same order recurs for today's total and the timeline (and across patients, under new ids). A failure is kept
+# as its reason, never the exception (its traceback would hold the caller's frames).
+@memo_cache(4 * 1024 * 1024)
+def _counted(
+    dosages: tuple[Dosage, ...], product: OpioidProduct, route: str | None, table: MmeTable, current: int
+) -> dict[str, Any] | str:
+    try:
+        return _counted_fields(_steps(dosages), product, route, table_info(table), current)
+    except NotComputable as exc:
+        return exc.reason
+
+
+def _counted_fields(
+    steps: list[tuple[int | None, list[Dosage]]],
+    product: OpioidProduct,
+    route: str | None,
+    info: TableInfo,
+    current: int,
+) -> dict[str, Any]:
+    entry = factor_entry(info.key, product.ingredient, route)
+    is_rate = entry.unit == "mcg/hr"
     parts, daily, unit = _step_daily(steps[current][1], product, is_rate, entry.unit)
     factor, band = entry.value_for(daily)
     mme = daily * factor
@@ -305,7 +361,7 @@ def _compute(
 
 def _outcome(
     med: MedicationUse, product: OpioidProduct, route: str | None, info: TableInfo, state: str, on: datetime | None
-) -> dict[str, Any]:
+) -> Mapping[str, Any]:
     if state == "status-unknown":
         return {"status": "not-computable", "reason": f"status {med.status or 'missing'}: cannot tell if current"}
     if state == "intended":

@@ -17,9 +17,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
 
-from smart_app.core.mme.memo import memo_cache
+from smart_app.caching import memo_cache
 from smart_app.core.mme.units import Strength, strength_from_ratio, strength_from_text
-from smart_app.core.model import RXNORM, Concept, Ingredient, MedicationUse
+from smart_app.core.model import RXNORM, Concept, HashOnce, Ingredient, MedicationUse, quick_frozen
 from smart_app.mappings import read_csv, read_json
 
 PRODUCT_TABLE = "rxnorm_opioid_products.csv"
@@ -31,16 +31,18 @@ MAX_NAME_CHARS = 400
 _NAME_CACHE_BYTES = 4 * 1024 * 1024
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
-class OtherIngredient:
+class OtherIngredient(HashOnce):
     """A non-opioid ingredient of a combination product, e.g. acetaminophen 325 mg per tablet."""
 
     name: str
     strength: Strength | None
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
-class OpioidProduct:
+class OpioidProduct(HashOnce):
     ingredient: str  # base opioid, e.g. "oxycodone"
     strength: Strength | None
     dose_form: str | None = None  # RxNorm dose form, e.g. "Extended Release Oral Tablet"

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from smart_app.config import MmeTable
+from smart_app.core.model import quick_frozen
 
 ItemStatus = Literal["counted", "excluded", "not-computable", "duplicate"]
 LEFT_OUT: frozenset[ItemStatus] = frozenset({"excluded", "not-computable"})  # listed, not in the total, never silently
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class MmeItem:
     """One medication's contribution, with every step of its derivation."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from smart_app.core.mme.memo import memo_cache
+from smart_app.caching import memo_cache
 from smart_app.core.model import Concept
 from smart_app.core.routes import RouteReading, read_route
 from smart_app.mappings import read_json

@@ -35,16 +35,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from typing import Literal
 
 from smart_app.config import LocalDefaults, MmeTable
-from smart_app.core.mme.engine import Assessed, assess_medication, opioid_ingredient, same_on_any_day, totals_of
+from smart_app.core.mme.engine import (
+    Assessed,
+    assess_medication,
+    opioid_ingredient,
+    same_on_any_day,
+    step_at,
+    step_changes,
+    totals_of,
+)
 from smart_app.core.mme.factors import table_info
 from smart_app.core.mme.listing import ORDER_INTENTS
 from smart_app.core.mme.report import MmeItem
-from smart_app.core.model import MedicationUse, Period, Quantity
+from smart_app.core.model import MedicationUse, Period, Quantity, quick_frozen
 
 Basis = Literal["recorded-period", "dosage-bounds", "ongoing", "supply-duration", "validity-period", "assumed-length"]
 
@@ -68,6 +76,7 @@ _DAYS_PER_UNIT = {
 }
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class MedicationSpan:
     """One opioid medication over the days it was (or is) taken."""
@@ -96,6 +105,7 @@ class MedicationSpan:
         return (self.last_day - self.first_day).days + 1
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class TimelineSegment:
     """A run of days on which the same opioid medications were taken."""
@@ -182,6 +192,7 @@ def _count(n: float) -> str:
     return f"{n:g}"
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class _Placed:
     first_day: date
@@ -263,15 +274,49 @@ def _place_request(med: MedicationUse, assumed_days: int) -> _Placed | str:
 
 
 def _as_current(med: MedicationUse) -> MedicationUse:
-    """The medication as if it were being taken now, so the MME engine gives its figure for the days it covers."""
-    return replace(med, status="active", is_draft_order=False)
+    """The medication as if it were being taken now, so the MME engine gives its figure for the days it covers
+    (without its effective period: on a day of its span a statement is being taken, whatever the hour it ended)."""
+    return replace(med, status="active", is_draft_order=False, effective=None)
 
 
-def _assessed(med: MedicationUse, table: MmeTable) -> Assessed | None:
-    """The medication assessed once, as if current. On its own it is never a duplicate (no other medication, and
-    `_as_current` makes no draft that could renew), so its item is the span's; each segment's report is made from
-    these same assessments (`totals_of`), which marks duplicates between the medications of those days."""
-    return assess_medication(_as_current(med), table=table)
+def _assessed(med: MedicationUse, table: MmeTable, on: datetime | None = None) -> Assessed | None:
+    """The medication assessed as if current, at its first dosage step, or at the step in force on `on`. On its
+    own it is never a duplicate (no other medication, and `_as_current` makes no draft that could renew), so its
+    item is the span's; each segment's report is made from these same assessments (`totals_of`), which marks
+    duplicates between the medications of those days."""
+    return assess_medication(_as_current(med), table=table, on=on)
+
+
+def _change_day(moment: datetime, clock: time) -> date:
+    """The first day whose `clock` time is at or after `moment`: from that day on, a step ending at `moment` is
+    over. Each day of the timeline is read at the time of day of the calculation, so today is read exactly as
+    today's total is."""
+    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    day = moment.astimezone(clock.tzinfo).date()
+    return day if datetime.combine(day, clock) >= moment else day + timedelta(days=1)
+
+
+def _step_pieces(
+    med: MedicationUse, first_day: date, last_day: date, clock: time
+) -> list[tuple[date, date, datetime]] | None:
+    """The days of a taper's span cut where its step in force changes, each run with a moment on its first day
+    (at the calculation's time of day) on which to assess it; None when one step is in force on every day."""
+    ends = step_changes(med)
+    if not ends:
+        return None
+    cuts = sorted({day for day in (_change_day(end, clock) for end in ends) if first_day < day <= last_day})
+    starts = [first_day, *cuts]
+    pieces: list[tuple[date, date, datetime]] = []
+    previous: int | None = None
+    for start, after in zip(starts, [*cuts, last_day + timedelta(days=1)], strict=True):
+        moment = datetime.combine(start, clock)
+        index = step_at(ends, moment)
+        if index == previous:  # steps whose ends are out of order: the same step on both sides of a cut
+            pieces[-1] = (pieces[-1][0], after - timedelta(days=1), pieces[-1][2])
+        else:
+            pieces.append((start, after - timedelta(days=1), moment))
+        previous = index
+    return pieces if len(pieces) > 1 or step_at(ends, pieces[0][2]) != 0 else None
 
 
 def _considered(med: MedicationUse) -> bool | None:
@@ -288,10 +333,12 @@ def _considered(med: MedicationUse) -> bool | None:
 def _spans(
     medications: Sequence[MedicationUse],
     table: MmeTable,
-    today: date,
+    on: datetime,
     assumed_days: int,
     current: Sequence[Assessed | None] | None,
 ) -> tuple[list[tuple[MedicationSpan, Assessed]], list[Unplaced]]:
+    today = on.date()
+    clock = on.timetz()
     spans: list[tuple[MedicationSpan, Assessed]] = []
     unplaced: list[Unplaced] = []
     for index, med in enumerate(medications):
@@ -338,7 +385,28 @@ def _spans(
             assumed=place.assumed,
             item=item,
         )
-        spans.append((span, assessed))
+        pieces = _step_pieces(med, place.first_day, last, clock)
+        if pieces is None:
+            spans.append((span, assessed))
+            continue
+        # A taper: one span per run of days of one step, each with that step's figure (today's is today's total's).
+        for start, end, moment in pieces:
+            step = _assessed(med, table, moment)
+            if step is None:  # not reached: the medication was assessed above, and only its step differs
+                continue
+            spans.append(
+                (
+                    replace(
+                        span,
+                        first_day=start,
+                        last_day=end,
+                        ongoing=ongoing and end == last,
+                        how=f"{how}; {step.item.step or 'this step'} from {start:%Y-%m-%d} to {end:%Y-%m-%d}",
+                        item=step.item,
+                    ),
+                    step,
+                )
+            )
     spans.sort(key=lambda pair: (pair[0].first_day, pair[0].reference))
     unplaced.sort(key=lambda u: u.reference)
     return spans, unplaced
@@ -395,10 +463,11 @@ def mme_timeline(
     is then not assessed again."""
     if current is not None and len(current) != len(medications):
         raise ValueError("current assessments must pair with the medications, one each")
-    today = on.date()
+    when = on if on.tzinfo is not None else on.replace(tzinfo=UTC)  # as today's total reads it
+    today = when.date()
     first = today - timedelta(days=settings.timeline_lookback_days - 1)
     table = settings.mme_table
-    spans, unplaced = _spans(medications, table, today, settings.timeline_assumed_days, current)
+    spans, unplaced = _spans(medications, table, when, settings.timeline_assumed_days, current)
     info = table_info(table)
     return MmeTimeline(
         table=table,

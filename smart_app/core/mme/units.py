@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
-from smart_app.core.mme.memo import memo_cache
-from smart_app.core.model import Quantity
+from smart_app.caching import memo_cache
+from smart_app.core.model import HashOnce, Quantity, quick_frozen
 from smart_app.mappings import read_json
 
 Per = Literal["unit", "mL", "hr"]
@@ -26,8 +26,9 @@ def _fmt(value: float) -> str:
     return f"{value:g}"
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
-class Strength:
+class Strength(HashOnce):
     """Opioid amount per dose unit: mg per unit (tablet, capsule, actuation), mg per mL, or mcg per hour."""
 
     amount: float

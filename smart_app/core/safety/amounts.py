@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from smart_app.core.mme.memo import memo_cache
+from smart_app.caching import memo_cache
 from smart_app.core.model import Quantity, Ratio
 
 MASS_MG = {"mg": 1.0, "ug": 0.001, "g": 1000.0}

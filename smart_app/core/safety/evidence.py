@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from smart_app.caching import memo_cache
 from smart_app.config import LocalDefaults, local_defaults
-from smart_app.core.mme.memo import memo_cache
 from smart_app.core.model import (
     Coding,
     Concept,

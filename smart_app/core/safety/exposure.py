@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from smart_app.core.model import MedicationUse, PatientRecord
+from smart_app.core.model import MedicationUse, PatientRecord, quick_frozen
 from smart_app.core.outcomes import Evidence
 from smart_app.core.safety.amounts import amount, ratio_rate
 from smart_app.core.safety.history import ADMINISTRATION_STATUSES, REQUEST_STATUSES
@@ -40,6 +40,7 @@ from smart_app.core.safety.ketamine_order import (
 WINDOWS = (30, 365)
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class ExposureEntry:
     """One treatment day's ketamine from one record."""

@@ -32,8 +32,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal
 
-from smart_app.caching import ByteBoundedMemo, size_of
-from smart_app.core.mme.memo import memo_cache
+from smart_app.caching import ByteBoundedMemo, memo_cache, size_of
 from smart_app.core.model import RXNORM, Concept, Dosage, DoseAndRate, Ingredient, MedicationUse, Quantity
 from smart_app.core.routes import read_route
 from smart_app.core.safety.amounts import MASS_MG, Amount, amount, normalise_unit, ratio_rate, to_hours
