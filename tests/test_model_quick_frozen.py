@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import inspect
 import pickle
-from dataclasses import FrozenInstanceError, fields, is_dataclass, replace
+from dataclasses import FrozenInstanceError, dataclass, fields, is_dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -122,3 +122,18 @@ def test_a_product_hashes_as_its_dataclass_would_and_keys_memos_by_value() -> No
     assert twin == product and hash(twin) == hash(product)
     other = replace(product, dose_form="Extended Release Oral Tablet")
     assert other != product and {product: 1, other: 2}[twin] == 1
+
+
+def test_a_class_with_post_init_is_refused() -> None:
+    """quick_frozen's __init__ does not call __post_init__, so a class that needs one must keep the dataclass's."""
+
+    @dataclass(frozen=True, slots=True)
+    class Checked:
+        value: int
+
+        def __post_init__(self) -> None:
+            if self.value < 0:
+                raise ValueError("negative")
+
+    with pytest.raises(TypeError, match="__post_init__"):
+        m.quick_frozen(Checked)

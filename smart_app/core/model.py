@@ -46,6 +46,8 @@ def quick_frozen(cls: _Class) -> _Class:
     defaults, so keyword and positional calls (smart_app.fhir builds these) and `dataclasses.replace` are
     unchanged; instances stay read-only. A `HashOnce` class also gets a kept hash, equal to the dataclass's own
     (the hash of the tuple of its fields). Apply above `@dataclass(frozen=True, slots=True)`."""
+    if hasattr(cls, "__post_init__"):  # this __init__ would not call it
+        raise TypeError(f"{cls.__name__}: quick_frozen cannot keep a __post_init__")
     params: list[str] = []
     body: list[str] = []
     namespace: dict[str, Any] = {}
