@@ -21,7 +21,6 @@ from pydantic import ValidationError
 
 from smart_app.caching import ByteBoundedLRU
 from smart_app.core.model import (
-    Concept,
     DataGap,
     Demographics,
     InputProblem,

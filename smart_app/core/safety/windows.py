@@ -6,24 +6,23 @@ kind of observation is a value set; its window is the longest any reader of that
 older" says that some rule also reports the newest result older than the window ('last X was on <date>'), so
 that one is kept too.
 
-| kind (value set)          | read by                                                             | how far back     |
-| ------------------------- | ------------------------------------------------------------------- | ---------------- |
-| body-weight               | engine.evaluate `current_weight(.., weight_lookback_days)`: the dose | weight_lookback_days |
-|                           | rules' mg/kg, the high-dose rate (PRE-LFT), protocols, the exposure; |  + newest older  |
-|                           | rules/dosing.py `_no_weight`: `current_weight(.., None)`, the newest |  (usable unit,   |
-|                           | usable weight of any age, named as 'outside the look-back window'   |  plausible)      |
-| systolic-bp, diastolic-bp | vitals.latest_bp (standalone readings): CV-HTN (cardiovascular.py), | bp_lookback_days |
-|                           | PRE-ECG's BP trigger (baseline_tests.py, via `ctx.latest_bp`)        |                  |
-| any observation with      | vitals.latest_bp reads every observation with components whose      | bp_lookback_days |
-| components (a BP panel)   | components are systolic/diastolic, whatever the panel's own code    |                  |
-| ecg                       | PRE-ECG: `latest(.., "ecg", .., ecg_lookback_days)`, and when none,  | ecg_lookback_days |
-|                           | `latest(.., "ecg", on)` of any age: 'the most recent ECG is from ..' |  + newest older  |
-| alt, ast, bilirubin, alp  | hepatic.recent_liver_tests: CI-HEP and PRE-LFT                      | lft_lookback_days |
-| hcg-qualitative           | CI-PREG: `observations_in(.., pregnancy_test_lookback_days)`         | pregnancy_test_lookback_days |
-| pain-score                | FREQ-RESPONSE (safety/course.course_response): the scores after the | the year         |
-|                           | last course of the year began, and the baseline, the newest one at  | (YEAR_DAYS)      |
-|                           | or before its start, of any age (status final/amended/corrected,    |  + newest older  |
-|                           | with a value: core/course.pain_scores)                              |  (usable score)  |
+| kind (value sets)          | read by                                                      | how far back       |
+| -------------------------- | ------------------------------------------------------------ | ------------------ |
+| body-weight                | engine.evaluate `current_weight(.., weight_lookback_days)`:   | weight_lookback_days |
+|                            | the dose rules' mg/kg, PRE-LFT's high-dose rate, protocols,  | + the newest older |
+|                            | the ketamine exposure; rules/dosing.py `_no_weight`: the     | usable one (known  |
+|                            | newest usable weight of any age, 'outside the look-back'     | unit, plausible)   |
+| systolic-bp, diastolic-bp  | vitals.latest_bp (single readings): CV-HTN, PRE-ECG's BP      | bp_lookback_days   |
+| any observation with       | vitals.latest_bp reads the systolic/diastolic components of  | bp_lookback_days   |
+| components (a BP panel)    | every panel, whatever the panel's own code                   | (PANEL_LOOKBACK)   |
+| ecg                        | PRE-ECG: the latest within ecg_lookback_days; when none, the | ecg_lookback_days  |
+|                            | latest of any age: 'the most recent ECG is from <date>'      | + the newest older |
+| alt, ast, bilirubin, alp   | hepatic.recent_liver_tests: CI-HEP and PRE-LFT               | lft_lookback_days  |
+| hcg-qualitative            | CI-PREG (`observations_in`)                                  | pregnancy_test_... |
+| pain-score                 | FREQ-RESPONSE (safety/course.course_response): the scores    | the year           |
+|                            | after the last course of the year began, and its baseline,   | (YEAR_DAYS)        |
+|                            | the newest one before it, of any age (final, amended or      | + the newest older |
+|                            | corrected, with a value: core/course.pain_scores)            | usable one         |
 
 Not readers of content: safety/course.pain_scores takes the earliest date of all observations as its lower bound,
 which never excludes a pain score that is kept; `PatientRecord.observations_coded` is the index the readers use.
