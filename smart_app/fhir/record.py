@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import orjson
@@ -20,7 +21,6 @@ from pydantic import ValidationError
 
 from smart_app.caching import ByteBoundedLRU
 from smart_app.core.model import (
-    Concept,
     DataGap,
     Demographics,
     InputProblem,
@@ -28,8 +28,7 @@ from smart_app.core.model import (
     PatientRecord,
     ServiceOrder,
 )
-from smart_app.core.safety.terminology import ValueSet
-from smart_app.core.safety.windows import Relevance
+from smart_app.core.safety.windows import CodeWindow, Relevance
 from smart_app.fhir import convert, lean, plausibility
 
 MEDICATION_TYPES = ("MedicationRequest", "MedicationStatement", "MedicationAdministration")
@@ -120,21 +119,24 @@ def _parse_full_cached(raw: dict[str, Any]) -> _Parsed:
     return found  # type: ignore[no-any-return]
 
 
-# Where the serialised JSON can hold a number plausibility.raw_problem objects to: a JSON number (after ':', '['
-# or ',') with nine or more integer digits, or a positive exponent (orjson writes them as 'e+'). One translation
-# of the bytes and three substring searches, all in C: where none is found, walking the resources for such a number
-# is wasted work. Text that merely looks like one (',123456789' in a note) only costs the walk.
+# Where the serialised JSON can hold a number plausibility.raw_problem objects to (any beyond 1e8 in magnitude): a
+# JSON number (after ':', '[' or ',', perhaps negative) with nine or more integer digits, or one in exponent form,
+# which orjson writes only from 1e16 on and always as 'e+' with two or more digits ('1e+16'). One translation of the
+# bytes (digits to '0'; ':', '[', ',' and '-' to ':') and two substring searches, all in C: where neither is found,
+# walking the resources for such a number is wasted work. Text that merely looks like one (',123456789' or
+# '-123456789' in a note) only costs the walk. The needles are long on purpose: CPython finds a long needle with
+# few candidate starts faster than a short one.
 _KEPT = {
     **dict.fromkeys(b"0123456789", ord("0")),
-    **dict.fromkeys(b":[,", ord(":")),
-    **{ord("-"): ord("-"), ord("e"): ord("e"), ord("E"): ord("e"), ord("+"): ord("+")},
+    **dict.fromkeys(b":[,-", ord(":")),
+    **{ord("e"): ord("e"), ord("E"): ord("e"), ord("+"): ord("+")},
 }
 _SHAPES = bytes(_KEPT.get(i, ord(" ")) for i in range(256))
 
 
 def _may_hold_large_number(blob: bytes) -> bool:
     shapes = blob.translate(_SHAPES)
-    return b":000000000" in shapes or b":-000000000" in shapes or b"0e+0" in shapes
+    return b":000000000" in shapes or b"0e+00" in shapes
 
 
 def _implausible(raw: dict[str, Any]) -> str | None:
@@ -289,35 +291,19 @@ def _bounded(
     return kept, sentences
 
 
-@dataclass(frozen=True, slots=True)
-class _CodeFacts:
-    """What the relevance filter needs of one observation code, the same for every observation coded alike."""
-
-    code: Concept | None
-    year_set: bool  # in a set read over the year (`Relevance.in_year_window` for a date within the year)
-    any_age: ValueSet | None  # the set read at any age that holds it (`Relevance.any_age_set`)
-
-
-def _code_facts(value: Any, relevance: Relevance) -> _CodeFacts:
-    """Unusual when the code cannot be read cheaply (then the observation is kept, and parsed)."""
-    code = lean.concept_of(value)
-    if code is None:
-        return _CodeFacts(None, False, None)
-    since = relevance.year_since
-    # in_year_window depends on the date only through year_since: asked once at year_since, it says whether the
-    # code is in a year-window set, and an observation on or after year_since is in the window when it is.
-    year_set = since is not None and relevance.in_year_window(code, since)
-    return _CodeFacts(code, year_set, relevance.any_age_set(code))
-
-
-def _relevant(resources: list[dict[str, Any]], relevance: Relevance) -> list[dict[str, Any]]:
-    """The resources without the observations and conditions no rule can read (see core/safety/windows.py)."""
+def _relevant(
+    resources: list[dict[str, Any]],
+    relevance: Relevance,
+    parse: Callable[[dict[str, Any]], _Parsed] = parse_resource,
+) -> list[dict[str, Any]]:
+    """The resources without the observations and conditions no rule can read (see core/safety/windows.py).
+    `parse`: how the record will read a resource (an older candidate is read to see whether its reader takes it)."""
     keep = [True] * len(resources)
     older: dict[str, list[tuple[datetime, int]]] = {}
-    sets: dict[str, ValueSet] = {}
-    facts: dict[bytes, _CodeFacts] = {}  # by the code's JSON: a record holds a handful of distinct codes
-    on, since, year_since = relevance.on, relevance.since, relevance.year_since
-    result_status = relevance.result_status
+    windows: dict[bytes, CodeWindow] = {}  # by the code's JSON: a record holds a handful of distinct codes
+    on, panel_since = relevance.on, relevance.panel_since
+    result_status, window_of = relevance.result_status, relevance.window_of
+    observation_when, concept_of, dumps = lean.observation_when, lean.concept_of, orjson.dumps
     for index, raw in enumerate(resources):
         kind = raw.get("resourceType")
         try:
@@ -326,38 +312,38 @@ def _relevant(resources: list[dict[str, Any]], relevance: Relevance) -> list[dic
                 if isinstance(status, str) and not result_status(status):
                     keep[index] = False
                     continue
-                when = lean.observation_when(raw)
-                if when is None or when > on or when >= since:  # undated, future, or within the longest window
+                when = observation_when(raw)
+                if when is None or when > on:  # undated or future: read (and judged) as the record would
                     continue
                 value = raw.get("code")
                 try:
-                    key = orjson.dumps(value)
+                    key = dumps(value)
                 except TypeError:  # not writable (an integer beyond 64 bits): the lean path cannot read it either
                     continue
-                found = facts.get(key)
-                if found is None:
-                    found = facts[key] = _code_facts(value, relevance)
-                if found.year_set and year_since is not None and when >= year_since:
-                    continue  # a pain score of the year (core/safety/windows.py)
-                vs = found.any_age
+                window = windows.get(key)
+                if window is None:
+                    window = windows[key] = window_of(concept_of(value))
+                since = window.since
+                if "component" in raw and (since is None or panel_since < since):
+                    since = panel_since  # a panel: vitals.latest_bp reads its components
+                if since is not None and when >= since:
+                    continue
                 keep[index] = False
-                if vs is not None:
-                    older.setdefault(vs.name, []).append((when, index))
-                    sets[vs.name] = vs
+                for name in window.newest_older:
+                    older.setdefault(name, []).append((when, index))
             elif kind == "Condition":
-                code = lean.concept_of(raw.get("code"))
+                code = concept_of(raw.get("code"))
                 keep[index] = code is not None and relevance.coded(code)
         except lean.Unusual:
             keep[index] = True  # cannot tell cheaply: read it (and report it if it is broken)
     for name, candidates in older.items():
         candidates.sort(key=lambda c: c[0], reverse=True)
         for when, index in candidates:
-            try:
-                usable = relevance.usable(sets[name], lean.observation(resources[index]))
-            except lean.Unusual:
-                keep[index] = True
+            parsed = parse(resources[index])
+            if parsed.problem is not None or type(parsed.value) is not Observation:
+                keep[index] = True  # unreadable: reported, as every broken resource that is read
                 continue
-            if usable:
+            if relevance.usable(name, parsed.value):
                 for other_when, other in candidates:
                     if other_when == when:
                         keep[other] = True
@@ -385,9 +371,9 @@ def build_record(
     and conditions that no rule can read are skipped unread. Draft orders are never left out. `memo`: the
     resources already read in this hook call (the same record either way)."""
     resources, truncated = _bounded(list(resources), limits or {})
-    if relevant is not None:
-        resources = _relevant(resources, relevant)
     memo = memo if memo is not None else ParseMemo()
+    if relevant is not None:
+        resources = _relevant(resources, relevant, partial(memo.parse, full=full_validation))
     # One scan of what is not read yet for numbers plausibility could object to (read ones are answered).
     numbers_checked = _holds_no_large_number([r for r in resources if (r, full_validation) not in memo])
     problems: list[InputProblem] = []

@@ -5,8 +5,7 @@
   record reads every resource again, over the benchmark's record varied with another patient's resources,
   duplicates, unreadable resources and drafts, and Medications sent several times. Two calls never share it.
 - `identity.screen_sources`: the one-pass screen gives what screening each prefetch key and combining gave.
-- The relevance filter's per-code lookup keeps what the filter kept before (the previous loop is kept here as the
-  reference).
+- The relevance filter is compared with no filter at all in tests/perf/test_relevance_kinds.py.
 """
 
 from __future__ import annotations
@@ -32,9 +31,8 @@ from smart_app.cds_hooks.request_builder import hook_request, prefetch_for
 from smart_app.cds_hooks.services import default_registry
 from smart_app.cds_hooks.settings import ServiceSettings
 from smart_app.config import LocalDefaults
-from smart_app.core.safety.windows import Relevance, relevance_for
-from smart_app.fhir import identity, lean
-from smart_app.fhir import record as record_module
+from smart_app.core.safety.windows import relevance_for
+from smart_app.fhir import identity
 from smart_app.fhir.drafts import read_drafts
 from smart_app.fhir.record import ParseMemo, build_record, parse_resource
 from tests import fhir_factory as f
@@ -281,104 +279,3 @@ def test_another_patients_resources_are_a_warning_without_identifiers(caplog: py
     text = warnings[0].getMessage()
     assert "1 resource(s) of another patient" in text
     assert PATIENT not in text and "someone-else" not in text
-
-
-# -- the relevance filter's per-code lookup -----------------------------------------------------------------------
-
-
-def _relevant_before(resources: list[dict[str, Any]], relevance: Relevance) -> list[dict[str, Any]]:
-    """The filter as it was before codes were looked up once per record (the reference)."""
-    keep = [True] * len(resources)
-    older: dict[str, list[tuple[datetime, int]]] = {}
-    sets: dict[str, Any] = {}
-    for index, raw in enumerate(resources):
-        kind = raw.get("resourceType")
-        try:
-            if kind == "Observation":
-                status = raw.get("status")
-                if isinstance(status, str) and not relevance.result_status(status):
-                    keep[index] = False
-                    continue
-                when = lean.observation_when(raw)
-                if when is None or when > relevance.on or relevance.in_window(when):
-                    continue
-                code = lean.concept_of(raw.get("code"))
-                if code is not None and relevance.in_year_window(code, when):
-                    continue
-                vs = relevance.any_age_set(code) if code is not None else None
-                keep[index] = False
-                if vs is not None:
-                    older.setdefault(vs.name, []).append((when, index))
-                    sets[vs.name] = vs
-            elif kind == "Condition":
-                code = lean.concept_of(raw.get("code"))
-                keep[index] = code is not None and relevance.coded(code)
-        except lean.Unusual:
-            keep[index] = True
-    for name, candidates in older.items():
-        candidates.sort(key=lambda c: c[0], reverse=True)
-        for when, index in candidates:
-            try:
-                usable = relevance.usable(sets[name], lean.observation(resources[index]))
-            except lean.Unusual:
-                keep[index] = True
-                continue
-            if usable:
-                for other_when, other in candidates:
-                    if other_when == when:
-                        keep[other] = True
-                break
-    return [raw for raw, kept in zip(resources, keep, strict=True) if kept]
-
-
-CODES = [
-    ("29463-7", "Body weight"),
-    ("11524-6", "EKG"),
-    ("72514-3", "Pain severity"),
-    ("1742-6", "ALT"),
-    ("8480-6", "Systolic"),
-    ("8867-4", "Heart rate"),
-]
-
-
-@st.composite
-def _observations(draw: st.DrawFn) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    for i in range(draw(st.integers(0, 30))):
-        code, display = draw(st.sampled_from(CODES))
-        days = draw(st.integers(-20, 900))
-        when = (ON - timedelta(days=days, hours=draw(st.integers(0, 23)))).strftime("%Y-%m-%dT%H:%M:%SZ")
-        obs = f.observation(
-            code,
-            display,
-            value=draw(st.sampled_from([0, 70.5, 120])),
-            unit=draw(st.sampled_from(["kg", "stone", "mm[Hg]", "{score}"])),
-            effective=when,
-            status=draw(st.sampled_from(["final", "amended", "preliminary", "cancelled"])),
-            rid=f"o{i}",
-        )
-        odd = draw(st.sampled_from(["none", "none", "text-code", "huge", "no-code", "string-code", "issued"]))
-        if odd == "text-code":
-            obs["code"] = {"text": display}
-        elif odd == "huge":
-            obs["code"]["coding"][0]["userSelected"] = 2**70  # orjson cannot write it: kept and read by R4B
-        elif odd == "no-code":
-            del obs["code"]
-        elif odd == "string-code":
-            obs["code"] = code
-        elif odd == "issued":
-            obs["issued"] = obs.pop("effectiveDateTime")
-        found.append(obs)
-    if draw(st.booleans()):
-        found.append(f.condition(f.SNOMED, "58214004", "Schizophrenia", rid="c1"))
-    return found
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_observations(), st.integers(7, 400), st.booleans())
-def test_the_relevance_filter_keeps_what_it_kept(obs: list[dict[str, Any]], ecg: int, year: bool) -> None:
-    relevance = relevance_for(ON, LocalDefaults(ecg_lookback_days=ecg))
-    if not year:
-        relevance = Relevance(relevance.on, relevance.since, relevance.any_age, relevance.any_age_by_coding, None)
-    kept = record_module._relevant(obs, relevance)
-    assert [id(r) for r in kept] == [id(r) for r in _relevant_before(obs, relevance)]

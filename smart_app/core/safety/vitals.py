@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from smart_app.core.model import Observation, PatientRecord, Quantity
+from smart_app.core.model import Concept, Observation, PatientRecord, Quantity, normalise_code
 from smart_app.core.outcomes import Evidence
 from smart_app.core.safety.evidence import is_result, observation_evidence, observations_in, quantity_in
 from smart_app.core.safety.terminology import value_set
@@ -28,26 +28,67 @@ def _range_text(limits: tuple[float, float], unit: str) -> str:
     return f"{limits[0]:g}-{limits[1]:g} {unit}"
 
 
+# Which plausibility range each vital-sign code is held to, by (system, normalised code) as `ValueSet.contains`
+# matches: built once at import, so that a reading is checked with a dict probe per coding rather than a value-set
+# match per range (`implausible` runs on every observation read).
+_WEIGHT, _SYSTOLIC, _DIASTOLIC = 1, 2, 4
+_BP_RANGES = ((_SYSTOLIC, "systolic", SYSTOLIC_MMHG), (_DIASTOLIC, "diastolic", DIASTOLIC_MMHG))
+
+
+def _vital_index() -> dict[tuple[str, str], int]:
+    found: dict[tuple[str, str], int] = {}
+    for name, bit in (("body-weight", _WEIGHT), ("systolic-bp", _SYSTOLIC), ("diastolic-bp", _DIASTOLIC)):
+        for key in value_set(name).exact_codings:
+            found[key] = found.get(key, 0) | bit
+    return found
+
+
+_VITALS = _vital_index()
+
+
+def _vital_kinds(code: Concept) -> int:
+    """The ranges (bits) whose value set holds one of the concept's codings."""
+    kinds = 0
+    for coding in code.codings:
+        system, value = coding.system, coding.code
+        if system and value:
+            kinds |= _VITALS.get((system, normalise_code(system, value)), 0)
+    return kinds
+
+
 def implausible(obs: Observation) -> str | None:
     """Why this body weight or blood pressure cannot be a real measurement (None: plausible, or not a vital sign).
 
     The reading layer (`smart_app.fhir.record`) reports such an observation as unreadable, so it is left out and
     named on the data card."""
-    if value_set("body-weight").contains(obs.code):
+    kinds = _vital_kinds(obs.code)
+    if kinds & _WEIGHT:
         q = obs.value_quantity
         kg = _to_kg(q) if q is not None and q.value is not None else None
         if kg is not None and _outside(kg, WEIGHT_KG):
             return f"body weight {q} is outside the plausible range {_range_text(WEIGHT_KG, 'kg')}"
         return None
-    limits_by_name = (
-        ("systolic", value_set("systolic-bp"), SYSTOLIC_MMHG),
-        ("diastolic", value_set("diastolic-bp"), DIASTOLIC_MMHG),
-    )
-    for code, quantity in [(obs.code, obs.value_quantity), *((c.code, c.value_quantity) for c in obs.components)]:
-        value = quantity_in(quantity, _MMHG)
-        for name, members, limits in limits_by_name:
-            if value is not None and members.contains(code) and _outside(value, limits):
-                return f"{name} blood pressure {quantity} is outside the plausible range {_range_text(limits, 'mmHg')}"
+    # The reading itself, then each component, systolic before diastolic (the first out of range is reported).
+    if kinds:
+        found = _bp_problem(kinds, obs.value_quantity)
+        if found is not None:
+            return found
+    for component in obs.components:
+        kinds = _vital_kinds(component.code)
+        if kinds:
+            found = _bp_problem(kinds, component.value_quantity)
+            if found is not None:
+                return found
+    return None
+
+
+def _bp_problem(kinds: int, quantity: Quantity | None) -> str | None:
+    value = quantity_in(quantity, _MMHG)
+    if value is None:
+        return None
+    for bit, name, limits in _BP_RANGES:
+        if kinds & bit and _outside(value, limits):
+            return f"{name} blood pressure {quantity} is outside the plausible range {_range_text(limits, 'mmHg')}"
     return None
 
 
