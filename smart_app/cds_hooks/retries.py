@@ -21,7 +21,7 @@ import time
 
 from smart_app.caching import ByteBoundedLRU
 
-MAX_BYTES = 32 * 1024 * 1024  # ~200 answers of the benchmark's 149 KB: far more retries than a window holds
+MAX_BYTES = 8 * 1024 * 1024  # ~50 answers of the 149 KB benchmark answer: a retry follows within seconds
 MAX_ANSWER_BYTES = 2 * 1024 * 1024  # a larger answer is sent, not kept
 
 
