@@ -81,8 +81,16 @@ def _full_card(extension: dict[str, Any] | None, resource: Any) -> Card:
 def test_a_card_with_every_field_set_is_written_as_pydantic_writes_it() -> None:
     for model in (Card, Source, Coding, Action, Suggestion, Link):
         assert all(f.default is None or f.is_required() for f in model.model_fields.values()), model
-    _same(_full_card({"total": 12.5, "items": [1, "a", None, True], "nested": {"x": []}}, {"resourceType": "Task"}))
+    full = _full_card({"total": 12.5, "items": [1, "a", None, True], "nested": {"x": []}}, {"resourceType": "Task"})
+    _same(full)
     _same(Card(uuid="u", summary="s", indicator="info", source=Source(label="l")))
+    # The card above sets every field of every model (the two actions between them): a field added to a model and
+    # not to the hand-written JSON fails here, once it is set in `_full_card` as this check demands.
+    assert full.suggestions and full.suggestions[0].actions and full.links and full.override_reasons
+    actions = full.suggestions[0].actions
+    for instances in ([full], [full.source], [full.suggestions[0]], actions, full.links, full.override_reasons):
+        for name in type(instances[0]).model_fields:
+            assert any(getattr(i, name) is not None for i in instances), (type(instances[0]).__name__, name)
 
 
 def _wire(value: Any) -> bytes | str:
