@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from tests.services import PostgresServer, running_postgres, running_redis
+
+# `make test` and CI draw the same examples on every run, so a run's result is reproducible on any machine; a new
+# failing example is looked for on purpose, with HYPOTHESIS_PROFILE=explore (new random examples each run).
+settings.register_profile("repeatable", derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore", print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture(scope="session")

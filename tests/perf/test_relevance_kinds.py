@@ -42,6 +42,7 @@ SERVICE = "ketamine-safety-order-sign"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _VITALS = [{"coding": [f.coding("http://terminology.hl7.org/CodeSystem/observation-category", "vital-signs")]}]
 _INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+_PER_KG = {"kg": 1.0, "g": 1000.0, "[lb_av]": 2.20462, "stone": 1 / 6.35029}
 
 
 def _at(days: float) -> str:
@@ -83,7 +84,12 @@ def _observation(draw: st.DrawFn, i: int, readable: bool, kinds: list[str]) -> d
     if kind == "weight":
         unit = draw(st.sampled_from(["kg", "kg", "[lb_av]", "g", "stone", None]))
         kg = draw(st.sampled_from([70.5, 82, 154]))
-        obs = f.observation("29463-7", "Body weight", value=kg, unit=unit, category=_VITALS, rid=rid)
+        # The value is a plausible weight written in its unit: an implausible one is unreadable data (vitals
+        # names it on the data card when it is read), drawn below only for the unreadable records.
+        value = round(kg * _PER_KG.get(unit or "kg", 1.0), 1)
+        if not readable and draw(st.integers(0, 6)) == 0:
+            value = kg  # 70.5 g or 154 stone: outside the plausible weights
+        obs = f.observation("29463-7", "Body weight", value=value, unit=unit, category=_VITALS, rid=rid)
         if draw(st.booleans()):
             del obs["valueQuantity"]["value"]
     elif kind in ("bp-panel", "other-panel"):
@@ -291,6 +297,27 @@ def test_an_old_weight_is_named_and_an_unusable_newer_one_skipped() -> None:
     plain = [o for o in _assessment([f.patient(), old, no_unit], LocalDefaults(), False)[0] if o.fired]
     assert filtered == plain
     assert any(e.reference == "Observation/w-old" for o in filtered for e in o.evidence)
+
+
+def test_an_implausible_weight_no_rule_reads_is_not_named_on_the_cards() -> None:
+    """Weights 60 days (70.5 kg) and 89 days old (70.5 g, implausible), with a 30-day look-back: the rules read the
+    newest usable one only, so the hook's cards leave the older, implausible one out (the plain record, which the
+    SMART app shows, still names it), while one within the look-back is named either way."""
+    usable, implausible = f.weight(70.5, effective=_at(60)), f.weight(70.5, effective=_at(89))
+    implausible["id"], implausible["valueQuantity"]["unit"], implausible["valueQuantity"]["code"] = "w-g", "g", "g"
+    patient = f.patient(birth_date="1975-05-01")
+    patient["id"] = PATIENT
+    for obs in (usable, implausible):
+        obs["subject"] = {"reference": f"Patient/{PATIENT}"}
+
+    def named(cards: list[dict[str, Any]]) -> bool:
+        return any("Observation/w-g" in c.get("detail", "") for c in cards)
+
+    assert not named(_cards([patient, usable, implausible], LocalDefaults()))
+    assert named(_unfiltered_cards([patient, usable, implausible], LocalDefaults()))
+    assert any(p.reference == "Observation/w-g" for p in build_record([patient, usable, implausible]).problems)
+    implausible["effectiveDateTime"] = _at(10)
+    assert named(_cards([patient, usable, implausible], LocalDefaults()))
 
 
 def test_the_audit_names_every_observation_value_set() -> None:
