@@ -12,8 +12,6 @@ writes it as FHIR, and every resource is validated as FHIR R4.
 
 from __future__ import annotations
 
-import ast
-import math
 import uuid
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
@@ -21,9 +19,6 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Literal, cast
 
-import orjson
-
-from smart_app.caching import ByteBoundedMemo
 from smart_app.config import LocalDefaults
 from smart_app.core.model import RXNORM, Coding, Concept
 from smart_app.core.outcomes import Citation, Outcome, PlanKey
@@ -40,12 +35,12 @@ from smart_app.core.protocols.dosing import DosePlan, InfusionPlan, OralPlan, fm
 from smart_app.core.protocols.eligibility import ProtocolAssessment, Status, assess_protocol
 from smart_app.core.protocols.export import protocol_to_json
 from smart_app.core.safety.terminology import value_set
+from smart_app.fhir.order_templates import Slot, templated
 from smart_app.fhir.resources import (
     annotation,
     coding,
     concept,
     dose_quantity,
-    is_valid_datetime,
     narrative,
     per_period,
     quantity,
@@ -208,64 +203,17 @@ def build_order_set(
     )
 
 
-# -- templates: the parts of generated resources that are the same for every patient --------------------------
-#
-# Most generated resources differ between calls only in a few fields: the subject, authoredOn, the requester,
-# the override note, a test's reasons, a requisition id, the baseline MME. `_templated` builds a resource list
-# once per everything else (the builder, its key, the protocol, the intent, which fields are present) with
-# sentinel values in those fields, validates it as FHIR R4 (R4B), and keeps its JSON and where each sentinel sits;
-# each call parses that JSON (a fresh copy) and puts its own values in those places.
-#
-# Why an instance is valid when its template is: R4B validates every element on its own, by its type, and a
-# filled field keeps its type and presence: a string element (a reference, a text, an identifier's value) gets a
-# non-blank string, which the R4B string pattern accepts whatever it holds; authoredOn gets a dateTime the lean
-# parser vouches for (the rule `validated()` relies on); a decimal gets a finite number. A value that is not of
-# that kind (a blank reference, a dateTime without a time zone, an infinite number) is not filled in: the
-# resources are then built afresh and validated in full, as they always were. A sentinel that occurs inside a
-# longer text (a value that a builder also writes into a narrative) cannot be filled in either: such a template
-# is refused and that builder always builds afresh. tests/perf/test_order_templates.py checks both claims.
+# -- templates (fhir/order_templates.py): most resources are filled into a template validated once per shape -----
 
-Slot = tuple[Literal["text", "dateTime", "decimal"], Any]  # the kind of a varying field, and its value
 Builder = Callable[["_Context", list[Any]], list[Resource]]
 
 
-@dataclass(frozen=True, slots=True)
-class _Template:
-    protocol: Protocol | None  # the catalogue object it was built from (a reloaded catalogue builds anew)
-    make: Callable[..., list[Resource]] | None  # the resource list from the slot values; None: refused
-
-
-_TEMPLATES: ByteBoundedMemo[Hashable, _Template] = ByteBoundedMemo(2 * 1024 * 1024, max_entry_bytes=128 * 1024)
-
-
-@lru_cache(maxsize=256)
-def _vouched_datetime(value: str) -> bool:
-    return is_valid_datetime(value)  # the same authoredOn is asked about for every template of a call
-
-
-def _fills(kind: str, value: Any) -> bool:
-    """Whether `value` can take a sentinel's place without changing the validity of the resource (see above)."""
-    if kind == "text":
-        return type(value) is str and bool(value) and not value.isspace()
-    if kind == "dateTime":
-        return type(value) is str and _vouched_datetime(value)
-    return type(value) in (int, float) and math.isfinite(value)
-
-
-def _sentinel(kind: str, index: int) -> Any:
-    if kind == "text":
-        return f"urn:x-smart-app-template-slot:{index}:end"  # no sentinel is part of another
-    if kind == "dateTime":
-        return f"{1900 + index}-01-01T00:00:00+00:00"
-    return 1234.5678 + index  # decimal
-
-
 def _templated(key: tuple[Hashable, ...], ctx: _Context, extra: Sequence[Slot], build: Builder) -> list[Resource]:
-    """`build(ctx, values of extra)`, validated: from the template of `key` when every varying value fills one.
+    """`build(ctx, values of extra)`, validated: from the order template of `key` when every varying value fits.
 
-    `key` names the builder and everything it reads besides `ctx` and `extra` (the protocol and the intent are
-    added here); the builder may use `ctx.subject`, `ctx.authored_on`, `ctx.requester`, `ctx.override` and the
-    `extra` values only as whole element values."""
+    The varying values are the context's subject, authoredOn, requester and override note, then `extra`; `key`
+    names the builder and everything else it reads (the protocol and the intent are added here). The builder may
+    use those values only as whole element values (order_templates.py says why)."""
     slots: tuple[Slot, ...] = (
         ("text", ctx.subject["reference"]),
         ("dateTime", ctx.authored_on),
@@ -273,65 +221,15 @@ def _templated(key: tuple[Hashable, ...], ctx: _Context, extra: Sequence[Slot], 
         ("text", ctx.override),
         *extra,
     )
-    if not all(value is None or _fills(kind, value) for kind, value in slots):
-        return [validated(r) for r in build(ctx, [value for _, value in extra])]
     protocol = ctx.protocol
-    full_key = (*key, protocol.id if protocol else None, ctx.intent, tuple(value is None for _, value in slots))
-    template = _TEMPLATES.get(full_key)
-    if template is None or template.protocol is not protocol:
-        template, size = _template(ctx, slots, build)
-        _TEMPLATES.put(full_key, template, size)
-    if template.make is None:
-        return [validated(r) for r in build(ctx, [value for _, value in extra])]
-    return template.make(*(value for _, value in slots))
+    full_key = (*key, protocol.id if protocol else None, ctx.intent)
+    return templated(full_key, protocol, slots, lambda values: build(_with(ctx, values), list(values[4:])))
 
 
-def _template(ctx: _Context, slots: Sequence[Slot], build: Builder) -> tuple[_Template, int]:
-    """The template of `build` for these slots, and its size in bytes (about)."""
-    sentinels = [None if value is None else _sentinel(kind, i) for i, (kind, value) in enumerate(slots)]
-    subject = {"reference": sentinels[0]} if sentinels[0] is not None else ctx.subject
-    placeholder = replace(ctx, subject=subject, authored_on=sentinels[1], requester=sentinels[2], override=sentinels[3])
-    data = orjson.dumps([validated(r) for r in build(placeholder, sentinels[4:])])
-    where = {s: i for i, s in enumerate(sentinels) if s is not None}
-    marks = [str(s) for s in where]
-    try:
-        body = _constructor(orjson.loads(data), where, marks)
-    except _InsideText:
-        return _Template(ctx.protocol, None), len(data)
-    return _Template(ctx.protocol, _compiled(body, len(slots))), 3 * len(data)
-
-
-class _InsideText(Exception):
-    """A sentinel is part of a longer text (or a key): the builder writes that value into more than an element."""
-
-
-def _constructor(value: Any, where: dict[Any, int], marks: Sequence[str]) -> ast.expr:
-    """An expression that builds `value` (plain JSON) anew, with parameter `v<n>` in place of sentinel n."""
-    kind = type(value)
-    if kind is dict:
-        if any(mark in key for key in value for mark in marks):
-            raise _InsideText
-        keys: list[ast.expr | None] = [ast.Constant(key) for key in value]
-        return ast.Dict(keys=keys, values=[_constructor(v, where, marks) for v in value.values()])
-    if kind is list:
-        return ast.List(elts=[_constructor(v, where, marks) for v in value], ctx=ast.Load())
-    if kind in (str, float) and value in where:
-        return ast.Name(id=f"v{where[value]}", ctx=ast.Load())
-    if kind is str and any(mark in value for mark in marks):
-        raise _InsideText
-    return ast.Constant(value)
-
-
-def _compiled(body: ast.expr, count: int) -> Callable[..., list[Resource]]:
-    """`lambda v0, ..., v<count-1>: body`. Its displays make new dicts and lists on every call (only the strings and
-    numbers, which cannot change, are shared): each call gets its own copy of the template, at a fraction of what
-    parsing its JSON again would cost (orjson.loads of ~100 KB of order sets was 0.9 ms a call)."""
-    parameters = [ast.arg(arg=f"v{i}") for i in range(count)]
-    arguments = ast.arguments(posonlyargs=[], args=parameters, kwonlyargs=[], kw_defaults=[], defaults=[])
-    tree = ast.fix_missing_locations(ast.Expression(body=ast.Lambda(args=arguments, body=body)))
-    # Compiled from the tree, not from text: there is no source to inject into, and the only names are the parameters.
-    make: Callable[..., list[Resource]] = eval(compile(tree, "<order template>", "eval"), {"__builtins__": {}})
-    return make
+def _with(ctx: _Context, values: Sequence[Any]) -> _Context:
+    """`ctx` with the varying values (this call's, or a template's sentinels) in place of its own."""
+    subject = {"reference": values[0]} if values[0] is not None else ctx.subject
+    return replace(ctx, subject=subject, authored_on=values[1], requester=values[2], override=values[3])
 
 
 def _patient_instructions(age: int | None, settings: LocalDefaults) -> tuple[Instruction, ...]:

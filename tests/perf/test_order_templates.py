@@ -1,5 +1,5 @@
-"""Order-set templates (fhir/orders.py `_templated`): the same resources as building afresh, for every patient, and
-always valid FHIR R4.
+"""Order-set templates (fhir/order_templates.py, used through fhir/orders.py `_templated`): the same resources as
+building afresh, for every patient, and always valid FHIR R4.
 
 The templated path is compared with the plain one (every resource built and validated afresh) over varied
 protocols, patients, dates, requesters, overrides, tests and baselines, with the templates warm from the cases
@@ -22,7 +22,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from smart_app.config import local_defaults
 from smart_app.core.outcomes import Citation, Outcome, PlanKey
 from smart_app.core.protocols.catalogue import list_protocols
-from smart_app.fhir import orders
+from smart_app.fhir import order_templates, orders
 from smart_app.fhir.resources import InvalidGeneratedResource, validated
 
 
@@ -85,7 +85,7 @@ def _json(order_set: orders.OrderSet) -> bytes:
 
 
 def test_templated_order_sets_are_the_plain_ones_for_every_patient(monkeypatch: pytest.MonkeyPatch) -> None:
-    orders._TEMPLATES.clear()
+    order_templates.TEMPLATES.clear()
     for case in _cases():
         counter = itertools.count()
         monkeypatch.setattr(uuid, "uuid4", lambda c=counter: uuid.UUID(int=next(c)))
@@ -100,7 +100,7 @@ def test_templated_order_sets_are_the_plain_ones_for_every_patient(monkeypatch: 
             assert resource["for" if resource["resourceType"] == "Task" else "subject"] == {
                 "reference": case["patient_reference"]
             }
-    assert len(orders._TEMPLATES) > 0
+    assert len(order_templates.TEMPLATES) > 0
 
 
 def test_test_and_medication_orders_outside_a_protocol_are_the_plain_ones(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -195,7 +195,7 @@ def test_a_template_whose_varying_value_sits_inside_a_text_is_refused() -> None:
         made.append(orders._templated(("test-refused",), ctx, (("text", patient + " reason"),), build))
     assert made[1][0]["note"] == [{"text": "for Patient/b"}, {"text": "Patient/b reason"}]
     assert made[1][0]["subject"] == {"reference": "Patient/b"}
-    refused = [t for k, t in orders._TEMPLATES._data.items() if isinstance(k, tuple) and k[0] == "test-refused"]
+    refused = [t for k, t in order_templates.TEMPLATES._data.items() if isinstance(k, tuple) and k[0] == "test-refused"]
     assert refused and all(t.make is None for t in refused)
 
 
@@ -233,14 +233,14 @@ def test_no_template_is_kept_per_patients_opioids() -> None:
     memory neither grows with the opioid lists seen nor holds their names."""
     protocol = next(p.id for p in list_protocols() if p.companion_medications)
     common: dict[str, Any] = {"weight_kg": 70.0, "age": 40, "outcomes": (), "intent": "proposal", "on": None}
-    orders._TEMPLATES.clear()
+    order_templates.TEMPLATES.clear()
     orders.build_order_set(protocol, patient_reference="Patient/a", settings=local_defaults(), **common)
-    kept = len(orders._TEMPLATES)
+    kept = len(order_templates.TEMPLATES)
     for opioids in ("oxycodone", "morphine, tramadol", "hydromorphone, fentanyl, methadone"):
         caution = f"Benzodiazepine with {opioids}: risk of respiratory depression."
         order_set = orders.build_order_set(
             protocol, patient_reference="Patient/b", settings=local_defaults(), rescue_caution=caution, **common
         )
         assert any(caution in orjson.dumps(r).decode() for r in order_set.medication_requests)
-    assert len(orders._TEMPLATES) == kept
-    assert not any("Benzodiazepine with" in str(key) for key in orders._TEMPLATES._data)
+    assert len(order_templates.TEMPLATES) == kept
+    assert not any("Benzodiazepine with" in str(key) for key in order_templates.TEMPLATES._data)

@@ -16,16 +16,16 @@ from smart_app.cds_hooks.services import default_registry
 from smart_app.cds_hooks.settings import ServiceSettings
 from smart_app.cds_hooks.warmup import warm_up
 from smart_app.config import local_defaults
-from smart_app.fhir import orders
+from smart_app.fhir import order_templates
 
 
 def test_a_call_after_warm_up_builds_no_new_order_template() -> None:
     settings, defaults, registry = ServiceSettings(auth_enabled=False), local_defaults(), default_registry()
-    orders._TEMPLATES.clear()
+    order_templates.TEMPLATES.clear()
     asyncio.run(warm_up(registry, settings, defaults))
-    warmed = set(orders._TEMPLATES._data)
+    warmed = set(order_templates.TEMPLATES._data)
     request = HookRequest.model_validate(orjson.loads(Bodies().first_sight()))
     service = next(s for s in registry if s.id == "ketamine-safety-order-sign")
     cards = asyncio.run(run_service(service, request, settings, defaults, on=datetime.now(UTC)))
     assert any(card.suggestions for card in cards)  # the call did build order sets
-    assert set(orders._TEMPLATES._data) == warmed
+    assert set(order_templates.TEMPLATES._data) == warmed
