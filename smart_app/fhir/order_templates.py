@@ -74,16 +74,21 @@ def templated(key: tuple[Hashable, ...], origin: object, slots: Sequence[Slot], 
     `key` names the builder and everything it reads besides the slot values; `origin` is the catalogue object
     those come from. `build` may use each slot value only as a whole element value (a sentinel found inside a
     longer text or a key refuses the template), and must build anew on every call (templates are made from it)."""
-    if not all(value is None or _fills(kind, value) for kind, value in slots):
-        return _afresh(slots, build)
-    full_key = (*key, tuple(value is None for _, value in slots))
+    values: list[Any] = []
+    absent: list[bool] = []
+    for kind, value in slots:  # one pass: whether each value fills its slot, and which are absent
+        if value is not None and not _fills(kind, value):
+            return _afresh(slots, build)
+        values.append(value)
+        absent.append(value is None)
+    full_key = (*key, tuple(absent))
     template = TEMPLATES.get(full_key)
     if template is None or template.origin is not origin:
         template, size = _template(origin, slots, build)
         TEMPLATES.put(full_key, template, size)
     if template.make is None:
         return _afresh(slots, build)
-    return template.make(*(value for _, value in slots))
+    return template.make(*values)
 
 
 def _afresh(slots: Sequence[Slot], build: Build) -> list[Resource]:
