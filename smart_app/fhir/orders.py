@@ -7,7 +7,8 @@ monitoring ServiceRequests, the baseline ECG/LFT and post-infusion LFT requests 
 for (and, for every multi-day or serial course, baseline and post-course LFTs), the follow-up as FHIR Tasks
 (telephone follow-up, response review), and the non-order items the clinician must see. `test_orders` gives the
 same test requests on their own (card suggestions). The clinical core decides what to order; this module only
-writes it as FHIR, and every resource is validated as FHIR R4.
+writes it as FHIR, and every resource is validated as FHIR R4: the ketamine order (this patient's doses) afresh
+each time, the others mostly by filling an order template validated once per shape (fhir/order_templates.py).
 """
 
 from __future__ import annotations
@@ -266,8 +267,10 @@ def _ketamine_products() -> dict[str, Any]:
     return cast(dict[str, Any], read_json("ketamine_products.json")["ketamine"])
 
 
+@lru_cache(maxsize=32)
 def _stock_product(concentration: float) -> tuple[dict[str, Any], str]:
-    """The ketamine SCD to order, and how the standard (local default) concentration is made from it."""
+    """The ketamine SCD to order, and how the standard (local default) concentration is made from it (a fixed
+    mapping and a concentration from the settings or a protocol: asked for every infusion order set)."""
     products = sorted(_ketamine_products()["products"], key=lambda p: float(p["mg_per_ml"]))
     for product in products:
         strength = float(product["mg_per_ml"])
