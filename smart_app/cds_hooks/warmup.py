@@ -99,7 +99,7 @@ async def warm_up(registry: Registry, settings: ServiceSettings, defaults: Local
 def _warm_order_templates(defaults: LocalDefaults) -> None:
     """Build every protocol's order set as a hook call would (proposal, a requester, with and without a baseline
     MME, with no test planned by a rule and with every test planned once), so that each order template (built and
-    validated in R4B the first time its shape is met, fhir/orders.py) exists before the first call: the sample
+    validated in R4B the first time its shape is met, fhir/order_templates.py) exists before the first call: the sample
     patients alone do not reach every shape (e.g. a multi-day protocol's post-course LFTs with a rule's reason)."""
     from smart_app.core.outcomes import Citation, Outcome
     from smart_app.core.protocols.catalogue import list_protocols
