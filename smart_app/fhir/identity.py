@@ -155,17 +155,34 @@ def screen_sources(
     slots: dict[object, int] = {}
     out: list[dict[str, Any]] = []
     foreign = unattributed = kept = 0
-    other, unstated = Belonging.OTHER, Belonging.UNSTATED  # looked up once: this loop sees every resource
+    this, other, unstated = Belonging.THIS, Belonging.OTHER, Belonging.UNSTATED  # this loop sees every resource
+    elements = PATIENT_ELEMENT
     for resources, patient_scoped in sources:
         for resource in resources:
-            whose = belonging(resource, patient_id, fhir_base, matches)
+            # The usual resource, inline (one call per resource is a tenth of the screen): a plain reference
+            # already matched, then a plain id not seen yet. Anything else takes `belonging` and `_place`,
+            # which these lines only repeat.
+            kind = resource.get("resourceType")
+            element = elements.get(kind) if type(kind) is str else None
+            value = resource.get(element) if element is not None else None
+            reference = value.get("reference") if type(value) is dict else None
+            ours = matches.get(reference) if type(reference) is str else None
+            if ours is not None:
+                whose = this if ours else other
+            else:
+                whose = belonging(resource, patient_id, fhir_base, matches)
             if whose is other or (whose is unstated and not patient_scoped):
                 foreign += 1
                 continue
             if whose is unstated:
                 unattributed += 1
             kept += 1
-            _place(resource, slots, out)
+            rid = resource.get("id")
+            if type(rid) is str and rid and (kind, rid) not in slots:
+                slots[(kind, rid)] = len(out)
+                out.append(resource)
+            else:
+                _place(resource, slots, out)
     return Screened(tuple(out), foreign, unattributed, kept - len(out))
 
 

@@ -662,6 +662,11 @@ def _component(d: Any) -> ObservationComponent:
 
 def observation_when(d: dict[str, Any]) -> datetime | None:
     """An Observation's `when` (effective, else issued) read from its JSON, as the record would hold it."""
+    written = d.get("effectiveDateTime")
+    if type(written) is str:  # the usual case, and a date read before: one lookup (a read date is never None)
+        found = _DATETIMES.get(written)
+        if found is not None:
+            return found
     effective = _datetime(d.get("effectiveDateTime")) or _instant(d.get("effectiveInstant"))
     if effective is None and d.get("effectivePeriod") is not None:
         period = _period(d["effectivePeriod"])
