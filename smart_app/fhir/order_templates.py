@@ -45,7 +45,6 @@ import ast
 import math
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Literal
 
 import orjson
@@ -95,17 +94,12 @@ def _afresh(slots: Sequence[Slot], build: Build) -> list[Resource]:
     return [validated(r) for r in build([value for _, value in slots])]
 
 
-@lru_cache(maxsize=256)
-def _vouched_datetime(value: str) -> bool:
-    return is_valid_datetime(value)  # the same authoredOn is asked about for every template of a call
-
-
 def _fills(kind: str, value: Any) -> bool:
     """Whether `value` can take a sentinel's place without changing the validity of the resource (see above)."""
     if kind == "text":
         return type(value) is str and bool(value) and not value.isspace()
     if kind == "dateTime":
-        return type(value) is str and _vouched_datetime(value)
+        return type(value) is str and is_valid_datetime(value)
     return type(value) in (int, float) and math.isfinite(value)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -79,8 +80,10 @@ def _leaf(value: Any, key: str | None, text: frozenset[str]) -> Any:
     return value  # booleans, None, and anything unexpected: kept as they are
 
 
+@lru_cache(maxsize=256)
 def is_valid_datetime(value: str) -> bool:
-    """Whether `value` is a FHIR dateTime the lean parser vouches for (so R4B accepts it too)."""
+    """Whether `value` is a FHIR dateTime the lean parser vouches for (so R4B accepts it too). Memoised: a call
+    asks about the same authoredOn for every resource it generates."""
     from smart_app.fhir.lean import Unusual, datetime_value
 
     try:
