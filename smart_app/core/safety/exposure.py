@@ -32,9 +32,10 @@ from smart_app.core.safety.amounts import amount, ratio_rate
 from smart_app.core.safety.history import ADMINISTRATION_STATUSES, REQUEST_STATUSES
 from smart_app.core.safety.ketamine_order import (
     KetamineOrder,
+    PlannedDoses,
     concentration,
     ketamine_kinds,
-    read_order,
+    read_doses,
 )
 
 WINDOWS = (30, 365)
@@ -124,13 +125,13 @@ def _start(med: MedicationUse) -> datetime | None:
     return med.recorded
 
 
-def _planned_days(order: KetamineOrder) -> int:
+def _planned_days(order: KetamineOrder | PlannedDoses) -> int:
     """Treatment days an order plans: a day per started 24 h of one session, times the sessions."""
     per_session = max(1, math.ceil(order.duration_h / 24)) if order.duration_h else 1
     return per_session * (1 + (order.repeats or 0))
 
 
-def _order_mg(order: KetamineOrder, weight_kg: float | None) -> tuple[float | None, str]:
+def _order_mg(order: KetamineOrder | PlannedDoses, weight_kg: float | None) -> tuple[float | None, str]:
     sessions = 1 + (order.repeats or 0)
     total = order.total_mg(weight_kg)
     rate = order.rate.as_ordered if order.rate else None
@@ -202,7 +203,7 @@ def _entries(record: PatientRecord, on: datetime, since: datetime, weight_kg: fl
                 mg, how = _administration_mg(med, weight_kg)
                 given.append(ExposureEntry(med.reference, start.date(), mg, how))
             continue
-        order = read_order(med)
+        order = read_doses(med)  # the amounts alone: route, setting and notes are not counted
         days = _planned_days(order)
         mg, how = _order_mg(order, weight_kg)
         for i in range(days):

@@ -323,6 +323,60 @@ def _highest(doses: Sequence[Dose], weight_kg: float | None) -> Dose | None:
     return max(doses, key=lambda d: d.mg_per_kg(weight_kg) or 0.0)
 
 
+def _duration_of(steps: Sequence[Step]) -> float | None:
+    rated = [s for s in steps if s.rate is not None]
+    if not rated:
+        durations = [s.duration_h for s in steps if s.duration_h is not None]
+        return max(durations) if durations else None
+    if any(s.duration_h is None for s in rated):
+        return None
+    return sum(s.duration_h for s in rated if s.duration_h is not None)
+
+
+def _total_of(steps: Sequence[Step], weight_kg: float | None) -> float | None:
+    if not any(s.rate is not None for s in steps):
+        return None
+    total = 0.0
+    for step in steps:
+        if step.rate is not None:
+            rate_mg = step.rate.mg(weight_kg)
+            if rate_mg is None or step.duration_h is None:
+                return None
+            total += rate_mg * step.duration_h
+        if step.bolus is not None:
+            bolus_mg = step.bolus.mg(weight_kg)
+            if bolus_mg is None:
+                return None
+            total += bolus_mg
+    return total
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedDoses:
+    """What an order plans to give, and nothing else: its steps and its further sessions, read as `read_order`
+    reads them (`read_doses`). The ketamine exposure of a year reads every past order for these alone."""
+
+    steps: tuple[Step, ...]
+    repeats: int | None  # as KetamineOrder.repeats
+
+    @property
+    def bolus(self) -> Dose | None:
+        return _highest([s.bolus for s in self.steps if s.bolus is not None], None)
+
+    @property
+    def rate(self) -> Dose | None:
+        return _highest([s.rate for s in self.steps if s.rate is not None], None)
+
+    @property
+    def duration_h(self) -> float | None:
+        """As KetamineOrder.duration_h."""
+        return _duration_of(self.steps)
+
+    def total_mg(self, weight_kg: float | None) -> float | None:
+        """As KetamineOrder.total_mg."""
+        return _total_of(self.steps, weight_kg)
+
+
 @dataclass(frozen=True, slots=True)
 class KetamineOrder:
     reference: str
@@ -358,32 +412,12 @@ class KetamineOrder:
     def duration_h(self) -> float | None:
         """Hours of infusion over every step with a rate (None when one does not say); a bolus-only order: its
         instruction's duration, if any."""
-        rated = [s for s in self.steps if s.rate is not None]
-        if not rated:
-            durations = [s.duration_h for s in self.steps if s.duration_h is not None]
-            return max(durations) if durations else None
-        if any(s.duration_h is None for s in rated):
-            return None
-        return sum(s.duration_h for s in rated if s.duration_h is not None)
+        return _duration_of(self.steps)
 
     def total_mg(self, weight_kg: float | None) -> float | None:
         """Planned total for one treatment: every step's rate x duration plus its bolus; None when a part is
         unknown or the order has no infusion."""
-        if not any(s.rate is not None for s in self.steps):
-            return None
-        total = 0.0
-        for step in self.steps:
-            if step.rate is not None:
-                rate_mg = step.rate.mg(weight_kg)
-                if rate_mg is None or step.duration_h is None:
-                    return None
-                total += rate_mg * step.duration_h
-            if step.bolus is not None:
-                bolus_mg = step.bolus.mg(weight_kg)
-                if bolus_mg is None:
-                    return None
-                total += bolus_mg
-        return total
+        return _total_of(self.steps, weight_kg)
 
     def problems_of(self, *parts: Part) -> tuple[OrderProblem, ...]:
         return tuple(p for p in self.problems if p.part in parts or p.part == "order")
@@ -679,6 +713,13 @@ def read_order(med: MedicationUse) -> KetamineOrder:
         dosed=states_dose(med) or med.unreadable is not None,
         sessions_basis=basis,
     )
+
+
+def read_doses(med: MedicationUse) -> PlannedDoses:
+    """The steps and sessions of the order in `med`, exactly as `read_order` reads them, without the route, the
+    setting, the problems and the reading notes (a past order's exposure needs its amounts only)."""
+    steps = _steps(med, concentration(med), [], [])
+    return PlannedDoses(tuple(steps), _sessions(med)[0])
 
 
 def states_dose(med: MedicationUse) -> bool:
