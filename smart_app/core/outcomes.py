@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from smart_app.core.model import DataCategory
+from smart_app.core.model import DataCategory, quick_frozen
 from smart_app.mappings import read_json
 
 Status = Literal["fired", "satisfied", "not-applicable", "not-evaluable"]
@@ -126,6 +126,7 @@ class Citation:
         return ", ".join(parts) + (" (external source)" if self.external else "")
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """One datum behind an outcome: which resource, what it said, when."""
@@ -136,6 +137,7 @@ class Evidence:
     value: str | None = None  # "172/104 mmHg"
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class Missing:
     """Data a rule needed and did not have, with the reason in words (for the 'could not check' card)."""

@@ -14,6 +14,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from functools import cache
 
 from smart_app.config import LocalDefaults
+from smart_app.core.model import quick_frozen
 from smart_app.core.outcomes import Citation
 from smart_app.core.protocols.catalogue import Basis, Protocol, catalogue
 from smart_app.core.safety.limits import dose_limits
@@ -50,6 +51,7 @@ def _rounding() -> dict[str, float]:
     return {k: float(v) for k, v in catalogue()["practical_rounding"].items() if not k.startswith("_")}
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class InfusionPlan:
     """A computed infusion. Rates in mg/h; `ceiling` is the titration limit for this patient."""
@@ -336,6 +338,7 @@ def _plan_infusion(protocol: Protocol, weight: float, threshold: float | None, s
     )
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class AsraMinimum:
     total_mg: float

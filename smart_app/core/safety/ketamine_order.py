@@ -33,7 +33,7 @@ from functools import cache
 from typing import Literal
 
 from smart_app.caching import ByteBoundedMemo, memo_cache, size_of
-from smart_app.core.model import RXNORM, Concept, Dosage, DoseAndRate, Ingredient, MedicationUse, Quantity
+from smart_app.core.model import RXNORM, Concept, Dosage, DoseAndRate, Ingredient, MedicationUse, Quantity, quick_frozen
 from smart_app.core.routes import read_route
 from smart_app.core.safety.amounts import MASS_MG, Amount, amount, normalise_unit, ratio_rate, to_hours
 from smart_app.mappings import read_json
@@ -280,6 +280,7 @@ class OrderProblem:
     concentration: bool = False
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class Dose:
     """A dose or rate of one step: one or more concurrent amounts, added (mg or mg/kg; per hour for rates)."""
@@ -305,6 +306,7 @@ class Dose:
         return None if None in values else sum(v for v in values if v is not None)
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class Step:
     sequence: int | None
@@ -351,6 +353,7 @@ def _total_of(steps: Sequence[Step], weight_kg: float | None) -> float | None:
     return total
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class PlannedDoses:
     """What an order plans to give, and nothing else: its steps and its further sessions, read as `read_order`

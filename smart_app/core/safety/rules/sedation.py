@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from smart_app.core.mme import opioid_ingredient
 from smart_app.core.mme.levels import mme_level
 from smart_app.core.mme.listing import listing
-from smart_app.core.model import MedicationUse
+from smart_app.core.model import MedicationUse, quick_frozen
 from smart_app.core.outcomes import Evidence, Missing, Outcome
 from smart_app.core.safety.context import SafetyContext, fired, not_applicable, not_evaluable, satisfied
 from smart_app.core.safety.evidence import medication_in
@@ -27,6 +27,7 @@ from smart_app.core.safety.rules.post_taper import opioid_drafts, substantial_ta
 _MEDICATION_DATA = ("MedicationRequest", "MedicationStatement")
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class Taken:
     """A current (or drafted) medication of a class, as evidence."""
