@@ -117,6 +117,16 @@ class Citation:
         }
 
     def __str__(self) -> str:
+        # Each card and JSON answer names its citations, some thirty a call, and a label depends only on the
+        # citation's fields and the fixed guideline catalogue: made once per distinct citation (a few hundred).
+        label = _LABELS.get(self)
+        if label is None:
+            if len(_LABELS) >= _LABELS_MAX:
+                _LABELS.clear()
+            label = _LABELS[self] = self._label()
+        return label
+
+    def _label(self) -> str:
         parts = [self.short, self.section]
         if self.lines:
             parts.append(self.lines)
@@ -124,6 +134,10 @@ class Citation:
             parts.append(self.grade)
         # A source outside the five guideline documents says so wherever it is shown.
         return ", ".join(parts) + (" (external source)" if self.external else "")
+
+
+_LABELS: dict[Citation, str] = {}
+_LABELS_MAX = 4096  # citations are catalogue constants; a bound all the same, as some are built from input
 
 
 @quick_frozen

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from functools import cache
+from functools import cache, lru_cache
 
 from smart_app.config import LocalDefaults
 from smart_app.core.model import quick_frozen
@@ -24,6 +24,10 @@ class DoseError(ValueError):
     """The dose cannot be computed for this patient (e.g. no or implausible weight)."""
 
 
+# Every dose plan turns the same few numbers (the catalogue's rates and rounding steps, the patient's weight) into
+# Decimals, about 90 times a call: Decimal(str(x)) is the slow part, and a Decimal is immutable, so each is made once.
+# typed: 70 and 70.0 are one key otherwise, and Decimal('70') and Decimal('70.0') differ in their exponent.
+@lru_cache(maxsize=4096, typed=True)
 def _d(value: float) -> Decimal:
     return Decimal(str(value))
 
