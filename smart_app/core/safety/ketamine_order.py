@@ -34,7 +34,7 @@ from typing import Literal
 
 from smart_app.caching import ByteBoundedMemo, memo_cache, size_of
 from smart_app.core.model import RXNORM, Concept, Dosage, DoseAndRate, Ingredient, MedicationUse, Quantity, quick_frozen
-from smart_app.core.routes import read_route
+from smart_app.core.routes import RouteReading, read_route
 from smart_app.core.safety.amounts import MASS_MG, Amount, amount, normalise_unit, ratio_rate, to_hours
 from smart_app.mappings import read_json
 
@@ -138,10 +138,28 @@ def drug_of(med: MedicationUse) -> Drug:
 # --- Route and setting --------------------------------------------------------------------------------------------
 def route_of(text: str) -> str | None:
     lowered = text.lower()
-    for name, words in _catalogue().routes:
-        if any(re.search(rf"(?<![a-z]){re.escape(w)}(?![a-z])", lowered) for w in words):
+    for name, pattern in _route_patterns():
+        if pattern.search(lowered):
             return name
     return None
+
+
+@cache
+def _route_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """One pattern per route of the catalogue: any of its words, as a word (first route that matches wins)."""
+    return tuple(
+        (name, re.compile("|".join(rf"(?<![a-z]){re.escape(w)}(?![a-z])" for w in words)))
+        for name, words in _catalogue().routes
+        if words  # a route with no words matches no text (an empty pattern would match every text)
+    )
+
+
+# Every draft ketamine order's dosage routes are read (codes, displays and text against the route tables); the
+# reading depends only on the route's concept, and EHRs send a handful of route concepts. Bounded in bytes: a
+# concept holds free text.
+@memo_cache(512 * 1024)
+def _route_reading(concept: Concept) -> RouteReading:
+    return read_route(concept, route_of)
 
 
 def _concept_text(concept: Concept | None) -> str:
@@ -615,7 +633,7 @@ def _sessions_over_bounds(dosage: Dosage) -> tuple[int, str] | None:
 def _route(med: MedicationUse) -> tuple[str | None, str | None, str | None, list[str]]:
     """(route, route text, why a stated route is unknown, notes), from every instruction's route."""
     notes: list[str] = []
-    readings = [(d.route, read_route(d.route, route_of)) for d in med.dosages if d.route is not None]
+    readings = [(d.route, _route_reading(d.route)) for d in med.dosages if d.route is not None]
     stated = [(c, r) for c, r in readings if r.stated]
     known = [(c, r) for c, r in stated if r.route is not None]
     if known:
