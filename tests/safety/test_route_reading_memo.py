@@ -21,7 +21,11 @@ def _plain_route_of(text: str) -> str | None:
 def _texts() -> list[str]:
     words = [w for _, ws in _catalogue().routes for w in ws]
     texts = [w for w in words] + [w.upper() for w in words] + [f"give {w} slowly" for w in words]
-    texts += [f"x{w}" for w in words] + [f"{w}y" for w in words] + [f"{a} then {b}" for a, b in zip(words, words[3:])]
+    texts += (
+        [f"x{w}" for w in words]
+        + [f"{w}y" for w in words]
+        + [f"{a} then {b}" for a, b in zip(words, words[3:], strict=False)]
+    )
     return [*texts, "", "Injectable Solution", "IV push", "i.v.", "via PO route", "topically", "im-", "sim", "prn"]
 
 
