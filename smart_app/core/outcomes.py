@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from smart_app.core.model import DataCategory
+from smart_app.core.model import DataCategory, quick_frozen
 from smart_app.mappings import read_json
 
 Status = Literal["fired", "satisfied", "not-applicable", "not-evaluable"]
@@ -117,6 +117,16 @@ class Citation:
         }
 
     def __str__(self) -> str:
+        # Each card and JSON answer names its citations, some thirty a call, and a label depends only on the
+        # citation's fields and the fixed guideline catalogue: made once per distinct citation (a few hundred).
+        label = _LABELS.get(self)
+        if label is None:
+            if len(_LABELS) >= _LABELS_MAX:
+                _LABELS.clear()
+            label = _LABELS[self] = self._label()
+        return label
+
+    def _label(self) -> str:
         parts = [self.short, self.section]
         if self.lines:
             parts.append(self.lines)
@@ -126,6 +136,11 @@ class Citation:
         return ", ".join(parts) + (" (external source)" if self.external else "")
 
 
+_LABELS: dict[Citation, str] = {}
+_LABELS_MAX = 4096  # citations are catalogue constants; a bound all the same, as some are built from input
+
+
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """One datum behind an outcome: which resource, what it said, when."""
@@ -136,6 +151,7 @@ class Evidence:
     value: str | None = None  # "172/104 mmHg"
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class Missing:
     """Data a rule needed and did not have, with the reason in words (for the 'could not check' card)."""

@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from functools import cache
+from functools import cache, lru_cache
 
 from smart_app.config import LocalDefaults
+from smart_app.core.model import quick_frozen
 from smart_app.core.outcomes import Citation
 from smart_app.core.protocols.catalogue import Basis, Protocol, catalogue
 from smart_app.core.safety.limits import dose_limits
@@ -23,6 +24,10 @@ class DoseError(ValueError):
     """The dose cannot be computed for this patient (e.g. no or implausible weight)."""
 
 
+# Every dose plan turns the same few numbers (the catalogue's rates and rounding steps, the patient's weight) into
+# Decimals, about 90 times a call: Decimal(str(x)) is the slow part, and a Decimal is immutable, so each is made once.
+# typed: 70 and 70.0 are one key otherwise, and Decimal('70') and Decimal('70.0') differ in their exponent.
+@lru_cache(maxsize=4096, typed=True)
 def _d(value: float) -> Decimal:
     return Decimal(str(value))
 
@@ -50,6 +55,7 @@ def _rounding() -> dict[str, float]:
     return {k: float(v) for k, v in catalogue()["practical_rounding"].items() if not k.startswith("_")}
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class InfusionPlan:
     """A computed infusion. Rates in mg/h; `ceiling` is the titration limit for this patient."""
@@ -336,6 +342,7 @@ def _plan_infusion(protocol: Protocol, weight: float, threshold: float | None, s
     )
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class AsraMinimum:
     total_mg: float

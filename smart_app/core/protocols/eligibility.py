@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from smart_app.config import LocalDefaults
+from smart_app.core.model import quick_frozen
 from smart_app.core.outcomes import Outcome, sort_fired
 from smart_app.core.protocols.catalogue import Protocol, catalogue, citation_from, list_protocols
 from smart_app.core.protocols.dosing import DoseError, DosePlan, InfusionPlan, fmt, plan_dose
@@ -22,6 +23,7 @@ Status = Literal["available", "caution", "not-recommended", "cannot-compute"]
 STATUS_ORDER: dict[Status, int] = {"not-recommended": 0, "cannot-compute": 1, "caution": 2, "available": 3}
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class ProtocolAssessment:
     protocol: Protocol
@@ -37,6 +39,7 @@ class ProtocolAssessment:
         return self.protocol.endorsed and self.status in ("available", "caution")
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class _Verdict:
     status: Status

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from smart_app.caching import memo_cache
-from smart_app.core.model import Quantity, Ratio
+from smart_app.core.model import Quantity, Ratio, quick_frozen
 
 MASS_MG = {"mg": 1.0, "ug": 0.001, "g": 1000.0}
 TIME_H = {"h": 1.0, "min": 1 / 60, "s": 1 / 3600, "d": 24.0}
@@ -26,6 +26,7 @@ def normalise_unit(unit: str) -> str:
     return u.replace("/kg.min", "/kg/min").replace("/minute", "/min").replace("/day", "/d")
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class Amount:
     """A ketamine amount in mg (per kg if `per_kg`), per hour for rates."""

@@ -29,6 +29,7 @@ from smart_app.core.model import (
     Observation,
     PatientRecord,
     Quantity,
+    quick_frozen,
 )
 from smart_app.core.outcomes import Evidence
 from smart_app.core.safety.terminology import ValueSet, describe_coding, value_set
@@ -50,6 +51,7 @@ def is_active_condition(condition: Condition, on: datetime) -> bool:
     return condition.onset is None or condition.onset <= on
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class ConditionMatch:
     condition: Condition

@@ -32,9 +32,10 @@ from smart_app.core.safety.amounts import amount, ratio_rate
 from smart_app.core.safety.history import ADMINISTRATION_STATUSES, REQUEST_STATUSES
 from smart_app.core.safety.ketamine_order import (
     KetamineOrder,
+    PlannedDoses,
     concentration,
     ketamine_kinds,
-    read_order,
+    read_doses,
 )
 
 WINDOWS = (30, 365)
@@ -124,29 +125,35 @@ def _start(med: MedicationUse) -> datetime | None:
     return med.recorded
 
 
-def _planned_days(order: KetamineOrder) -> int:
-    """Treatment days an order plans: a day per started 24 h of one session, times the sessions."""
-    per_session = max(1, math.ceil(order.duration_h / 24)) if order.duration_h else 1
+def _planned_days(order: KetamineOrder | PlannedDoses, duration_h: float | None) -> int:
+    """Treatment days an order plans: a day per started 24 h of one session, times the sessions (`duration_h` is
+    `order.duration_h`)."""
+    per_session = max(1, math.ceil(duration_h / 24)) if duration_h else 1
     return per_session * (1 + (order.repeats or 0))
 
 
-def _order_mg(order: KetamineOrder, weight_kg: float | None) -> tuple[float | None, str]:
+def _order_mg(
+    order: KetamineOrder | PlannedDoses, weight_kg: float | None, duration_h: float | None
+) -> tuple[float | None, str]:
+    """The order's planned mg and how they were counted; `duration_h` is `order.duration_h` (each of the order's
+    derived amounts is worked out once here: they walk its steps)."""
     sessions = 1 + (order.repeats or 0)
     total = order.total_mg(weight_kg)
-    rate = order.rate.as_ordered if order.rate else None
+    highest_rate, bolus = order.rate, order.bolus
+    rate = highest_rate.as_ordered if highest_rate else None
     if total is None:
-        if order.rate is None and order.bolus is not None:
-            bolus_mg = order.bolus.mg(weight_kg)
+        if highest_rate is None and bolus is not None:
+            bolus_mg = bolus.mg(weight_kg)
             if bolus_mg is not None:
-                return bolus_mg * sessions, f"bolus {order.bolus.as_ordered} x {sessions} session(s)"
-        if order.rate is None and order.bolus is None:
+                return bolus_mg * sessions, f"bolus {bolus.as_ordered} x {sessions} session(s)"
+        if highest_rate is None and bolus is None:
             return None, "no dose or rate readable"
-        if order.duration_h is None:
+        if duration_h is None:
             return None, f"{rate or 'dose'} with no duration"
         return None, f"{rate or 'dose'} per kg with no current body weight"
-    hours = f" x {order.duration_h:g} h" if order.duration_h else ""
-    loading = f" + bolus {order.bolus.as_ordered}" if order.bolus is not None and rate else ""
-    what = rate or (f"bolus {order.bolus.as_ordered}" if order.bolus is not None else "dose")
+    hours = f" x {duration_h:g} h" if duration_h else ""
+    loading = f" + bolus {bolus.as_ordered}" if bolus is not None and rate else ""
+    what = rate or (f"bolus {bolus.as_ordered}" if bolus is not None else "dose")
     return total * sessions, f"{what}{hours}{loading} x {sessions} session(s)"
 
 
@@ -202,9 +209,10 @@ def _entries(record: PatientRecord, on: datetime, since: datetime, weight_kg: fl
                 mg, how = _administration_mg(med, weight_kg)
                 given.append(ExposureEntry(med.reference, start.date(), mg, how))
             continue
-        order = read_order(med)
-        days = _planned_days(order)
-        mg, how = _order_mg(order, weight_kg)
+        order = read_doses(med)  # the amounts alone: route, setting and notes are not counted
+        duration_h = order.duration_h
+        days = _planned_days(order, duration_h)
+        mg, how = _order_mg(order, weight_kg, duration_h)
         for i in range(days):
             day = start.date() + timedelta(days=i)
             if since.date() <= day <= on.date():
@@ -236,8 +244,9 @@ def ketamine_exposure(
     for order in orders:
         if order.drug != "ketamine":
             continue
-        mg, how = _order_mg(order, weight_kg)
-        planned.append(PlannedCourse(order.reference, _planned_days(order), mg, how))
+        duration_h = order.duration_h
+        mg, how = _order_mg(order, weight_kg, duration_h)
+        planned.append(PlannedCourse(order.reference, _planned_days(order, duration_h), mg, how))
     return KetamineExposure(
         windows=tuple(_window(entries, on, days) for days in WINDOWS),
         entries=tuple(entries),

@@ -33,8 +33,8 @@ from functools import cache
 from typing import Literal
 
 from smart_app.caching import ByteBoundedMemo, memo_cache, size_of
-from smart_app.core.model import RXNORM, Concept, Dosage, DoseAndRate, Ingredient, MedicationUse, Quantity
-from smart_app.core.routes import read_route
+from smart_app.core.model import RXNORM, Concept, Dosage, DoseAndRate, Ingredient, MedicationUse, Quantity, quick_frozen
+from smart_app.core.routes import RouteReading, read_route
 from smart_app.core.safety.amounts import MASS_MG, Amount, amount, normalise_unit, ratio_rate, to_hours
 from smart_app.mappings import read_json
 
@@ -138,10 +138,28 @@ def drug_of(med: MedicationUse) -> Drug:
 # --- Route and setting --------------------------------------------------------------------------------------------
 def route_of(text: str) -> str | None:
     lowered = text.lower()
-    for name, words in _catalogue().routes:
-        if any(re.search(rf"(?<![a-z]){re.escape(w)}(?![a-z])", lowered) for w in words):
+    for name, pattern in _route_patterns():
+        if pattern.search(lowered):
             return name
     return None
+
+
+@cache
+def _route_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """One pattern per route of the catalogue: any of its words, as a word (first route that matches wins)."""
+    return tuple(
+        (name, re.compile("|".join(rf"(?<![a-z]){re.escape(w)}(?![a-z])" for w in words)))
+        for name, words in _catalogue().routes
+        if words  # a route with no words matches no text (an empty pattern would match every text)
+    )
+
+
+# Every draft ketamine order's dosage routes are read (codes, displays and text against the route tables); the
+# reading depends only on the route's concept, and EHRs send a handful of route concepts. Bounded in bytes: a
+# concept holds free text.
+@memo_cache(512 * 1024)
+def _route_reading(concept: Concept) -> RouteReading:
+    return read_route(concept, route_of)
 
 
 def _concept_text(concept: Concept | None) -> str:
@@ -280,6 +298,7 @@ class OrderProblem:
     concentration: bool = False
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class Dose:
     """A dose or rate of one step: one or more concurrent amounts, added (mg or mg/kg; per hour for rates)."""
@@ -305,6 +324,7 @@ class Dose:
         return None if None in values else sum(v for v in values if v is not None)
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class Step:
     sequence: int | None
@@ -321,6 +341,61 @@ def _highest(doses: Sequence[Dose], weight_kg: float | None) -> Dose | None:
     if unjudgeable:
         return max(unjudgeable, key=lambda d: d.mg(None) or 0.0)
     return max(doses, key=lambda d: d.mg_per_kg(weight_kg) or 0.0)
+
+
+def _duration_of(steps: Sequence[Step]) -> float | None:
+    rated = [s for s in steps if s.rate is not None]
+    if not rated:
+        durations = [s.duration_h for s in steps if s.duration_h is not None]
+        return max(durations) if durations else None
+    if any(s.duration_h is None for s in rated):
+        return None
+    return sum(s.duration_h for s in rated if s.duration_h is not None)
+
+
+def _total_of(steps: Sequence[Step], weight_kg: float | None) -> float | None:
+    if not any(s.rate is not None for s in steps):
+        return None
+    total = 0.0
+    for step in steps:
+        if step.rate is not None:
+            rate_mg = step.rate.mg(weight_kg)
+            if rate_mg is None or step.duration_h is None:
+                return None
+            total += rate_mg * step.duration_h
+        if step.bolus is not None:
+            bolus_mg = step.bolus.mg(weight_kg)
+            if bolus_mg is None:
+                return None
+            total += bolus_mg
+    return total
+
+
+@quick_frozen
+@dataclass(frozen=True, slots=True)
+class PlannedDoses:
+    """What an order plans to give, and nothing else: its steps and its further sessions, read as `read_order`
+    reads them (`read_doses`). The ketamine exposure of a year reads every past order for these alone."""
+
+    steps: tuple[Step, ...]
+    repeats: int | None  # as KetamineOrder.repeats
+
+    @property
+    def bolus(self) -> Dose | None:
+        return _highest([s.bolus for s in self.steps if s.bolus is not None], None)
+
+    @property
+    def rate(self) -> Dose | None:
+        return _highest([s.rate for s in self.steps if s.rate is not None], None)
+
+    @property
+    def duration_h(self) -> float | None:
+        """As KetamineOrder.duration_h."""
+        return _duration_of(self.steps)
+
+    def total_mg(self, weight_kg: float | None) -> float | None:
+        """As KetamineOrder.total_mg."""
+        return _total_of(self.steps, weight_kg)
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,32 +433,12 @@ class KetamineOrder:
     def duration_h(self) -> float | None:
         """Hours of infusion over every step with a rate (None when one does not say); a bolus-only order: its
         instruction's duration, if any."""
-        rated = [s for s in self.steps if s.rate is not None]
-        if not rated:
-            durations = [s.duration_h for s in self.steps if s.duration_h is not None]
-            return max(durations) if durations else None
-        if any(s.duration_h is None for s in rated):
-            return None
-        return sum(s.duration_h for s in rated if s.duration_h is not None)
+        return _duration_of(self.steps)
 
     def total_mg(self, weight_kg: float | None) -> float | None:
         """Planned total for one treatment: every step's rate x duration plus its bolus; None when a part is
         unknown or the order has no infusion."""
-        if not any(s.rate is not None for s in self.steps):
-            return None
-        total = 0.0
-        for step in self.steps:
-            if step.rate is not None:
-                rate_mg = step.rate.mg(weight_kg)
-                if rate_mg is None or step.duration_h is None:
-                    return None
-                total += rate_mg * step.duration_h
-            if step.bolus is not None:
-                bolus_mg = step.bolus.mg(weight_kg)
-                if bolus_mg is None:
-                    return None
-                total += bolus_mg
-        return total
+        return _total_of(self.steps, weight_kg)
 
     def problems_of(self, *parts: Part) -> tuple[OrderProblem, ...]:
         return tuple(p for p in self.problems if p.part in parts or p.part == "order")
@@ -578,7 +633,7 @@ def _sessions_over_bounds(dosage: Dosage) -> tuple[int, str] | None:
 def _route(med: MedicationUse) -> tuple[str | None, str | None, str | None, list[str]]:
     """(route, route text, why a stated route is unknown, notes), from every instruction's route."""
     notes: list[str] = []
-    readings = [(d.route, read_route(d.route, route_of)) for d in med.dosages if d.route is not None]
+    readings = [(d.route, _route_reading(d.route)) for d in med.dosages if d.route is not None]
     stated = [(c, r) for c, r in readings if r.stated]
     known = [(c, r) for c, r in stated if r.route is not None]
     if known:
@@ -679,6 +734,13 @@ def read_order(med: MedicationUse) -> KetamineOrder:
         dosed=states_dose(med) or med.unreadable is not None,
         sessions_basis=basis,
     )
+
+
+def read_doses(med: MedicationUse) -> PlannedDoses:
+    """The steps and sessions of the order in `med`, exactly as `read_order` reads them, without the route, the
+    setting, the problems and the reading notes (a past order's exposure needs its amounts only)."""
+    steps = _steps(med, concentration(med), [], [])
+    return PlannedDoses(tuple(steps), _sessions(med)[0])
 
 
 def states_dose(med: MedicationUse) -> bool:

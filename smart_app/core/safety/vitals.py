@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from smart_app.core.model import Concept, Observation, PatientRecord, Quantity, normalise_code
+from smart_app.core.model import Concept, Observation, PatientRecord, Quantity, normalise_code, quick_frozen
 from smart_app.core.outcomes import Evidence
 from smart_app.core.safety.evidence import is_result, observation_evidence, observations_in, quantity_in
 from smart_app.core.safety.terminology import value_set
@@ -122,6 +122,7 @@ def current_weight(record: PatientRecord, on: datetime, lookback_days: int | Non
     return None
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class BpReading:
     when: datetime

@@ -164,7 +164,6 @@ def _lft_status(ctx: SafetyContext) -> _LftFacts:
 
 def _ecg(ctx: SafetyContext) -> tuple[Outcome, BaselineTestStatus]:
     status, triggers = _ecg_status(ctx)
-    window = ctx.local("ecg_lookback_days")
     if not status.needed:
         return (
             not_applicable(
@@ -174,6 +173,7 @@ def _ecg(ctx: SafetyContext) -> tuple[Outcome, BaselineTestStatus]:
             status,
         )
     why = "; ".join(status.reasons)
+    window = ctx.local("ecg_lookback_days")
     if status.satisfied_by:
         ev = status.satisfied_by[0]
         ago = days_before(ctx.on, ev.date)
@@ -218,7 +218,6 @@ def _lft(ctx: SafetyContext) -> tuple[Outcome, BaselineTestStatus]:
     facts = _lft_status(ctx)
     status, triggers, missing, defaults = facts.status, facts.triggers, facts.missing, facts.defaults
     risk = "High doses at frequent intervals" if facts.regimen_only else "Liver risk"
-    window = ctx.local("lft_lookback_days")
     if not status.needed:
         if missing:
             return (
@@ -238,6 +237,7 @@ def _lft(ctx: SafetyContext) -> tuple[Outcome, BaselineTestStatus]:
             status,
         )
     why = "; ".join(status.reasons)
+    window = ctx.local("lft_lookback_days")
     if status.satisfied_by:
         post_drafted = any(e.reference.startswith("ServiceRequest/") for e in status.satisfied_by)
         if post_drafted:

@@ -43,16 +43,20 @@ def bp_control(ctx: SafetyContext) -> BpControl:
 _BP_DEFAULTS = ("bp_systolic_poorly_controlled", "bp_diastolic_poorly_controlled", "bp_lookback_days")
 
 
+def _threshold(ctx: SafetyContext) -> str:
+    """The local BP thresholds in words (made only for the outcomes that state them)."""
+    return (
+        f"{ctx.local('bp_systolic_poorly_controlled')}; {ctx.local('bp_diastolic_poorly_controlled')}; "
+        f"{ctx.local('bp_lookback_days')}"
+    )
+
+
 def check(ctx: SafetyContext) -> list[Outcome]:
     unstable = ctx.conditions("unstable-angina")
     crisis = ctx.conditions("hypertensive-crisis")
     disease = ctx.conditions("angina", "coronary-disease", "heart-failure", "hypertension")
     bp = bp_control(ctx)
     bp_evidence: list[Evidence] = list(bp.reading.evidence) if bp.reading else []
-    threshold = (
-        f"{ctx.local('bp_systolic_poorly_controlled')}; {ctx.local('bp_diastolic_poorly_controlled')}; "
-        f"{ctx.local('bp_lookback_days')}"
-    )
 
     if unstable or crisis or bp.poorly_controlled:
         reasons = []
@@ -68,7 +72,7 @@ def check(ctx: SafetyContext) -> list[Outcome]:
             "disease; ASRA Q2 says the same (Grade B). " + _OVERRIDE
         )
         if bp.poorly_controlled:
-            detail += f"\n\n'Poorly controlled' BP is a local threshold, not a guideline figure: {threshold}."
+            detail += f"\n\n'Poorly controlled' BP is a local threshold, not a guideline figure: {_threshold(ctx)}."
         return [
             fired(
                 "CI-CV",
@@ -83,6 +87,7 @@ def check(ctx: SafetyContext) -> list[Outcome]:
     if not disease:
         return [not_applicable("CI-CV", "No cardiovascular disease on record and no poorly controlled BP reading")]
 
+    threshold = _threshold(ctx)
     names = sorted({m.condition.code.label for m in disease})
     hypertension_only = all(m.value_set == "hypertension" for m in disease)
     if bp.reading is None:

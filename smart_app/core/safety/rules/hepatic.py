@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from smart_app.core.model import Observation
+from smart_app.core.model import Observation, quick_frozen
 from smart_app.core.outcomes import Evidence, Outcome
 from smart_app.core.safety import sources
 from smart_app.core.safety.context import SafetyContext, fired, not_applicable, satisfied
@@ -26,6 +26,7 @@ _ABNORMAL_MULTIPLE = {
 LFT_ANALYTES = (("alt", "ALT"), ("ast", "AST"), ("bilirubin", "Total bilirubin"), ("alp", "ALP"))
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class LiverTest:
     analyte: str  # "ALT", "AST", "Total bilirubin", "ALP"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from smart_app.core.mme import opioid_ingredient
 from smart_app.core.mme.levels import mme_level
 from smart_app.core.mme.listing import listing
-from smart_app.core.model import MedicationUse
+from smart_app.core.model import MedicationUse, quick_frozen
 from smart_app.core.outcomes import Evidence, Missing, Outcome
 from smart_app.core.safety.context import SafetyContext, fired, not_applicable, not_evaluable, satisfied
 from smart_app.core.safety.evidence import medication_in
@@ -27,6 +27,7 @@ from smart_app.core.safety.rules.post_taper import opioid_drafts, substantial_ta
 _MEDICATION_DATA = ("MedicationRequest", "MedicationStatement")
 
 
+@quick_frozen
 @dataclass(frozen=True, slots=True)
 class Taken:
     """A current (or drafted) medication of a class, as evidence."""
@@ -46,21 +47,24 @@ def _current(med: MedicationUse, ctx: SafetyContext) -> bool:
     return med.resource_type != "MedicationAdministration" and listing(med, ctx.on) == "count"
 
 
+def _current_medications(ctx: SafetyContext) -> tuple[MedicationUse, ...]:
+    """The record's medications taken now (or drafted), in record order; worked out once per evaluation, as the
+    opioid, benzodiazepine and naloxone look-ups each walk them."""
+    return tuple(med for med in ctx.record.medications if _current(med, ctx))
+
+
 def current_opioids(ctx: SafetyContext) -> list[Taken]:
     found: list[Taken] = []
-    for med in ctx.record.medications:
-        if _current(med, ctx):
-            ingredient = opioid_ingredient(med)
-            if ingredient:
-                found.append(Taken(med, ingredient))
+    for med in ctx.once(_current_medications):
+        ingredient = opioid_ingredient(med)
+        if ingredient:
+            found.append(Taken(med, ingredient))
     return found
 
 
 def current_benzodiazepines(ctx: SafetyContext) -> list[Taken]:
     found: list[Taken] = []
-    for med in ctx.record.medications:
-        if not _current(med, ctx):
-            continue
+    for med in ctx.once(_current_medications):
         match = medication_in(med, "benzodiazepines")
         if match is not None:
             label = match if isinstance(match, str) else f"{match.display or ''} {med.medication.label}"
@@ -80,8 +84,8 @@ def _benzodiazepine_name(text: str) -> str | None:
 def naloxone_on_record(ctx: SafetyContext) -> list[Taken]:
     """Current or drafted naloxone (an accepted suggestion is a draft); buprenorphine/naloxone is not rescue."""
     found: list[Taken] = []
-    for med in ctx.record.medications:
-        if not _current(med, ctx) or medication_in(med, "naloxone") is None:
+    for med in ctx.once(_current_medications):
+        if medication_in(med, "naloxone") is None:
             continue
         names = " ".join(x for x in (med.medication.text, *(c.display for c in med.medication.codings)) if x)
         if "buprenorphine" in names.lower() or opioid_ingredient(med):
