@@ -127,19 +127,25 @@ def _steps(dosages: tuple[Dosage, ...]) -> list[tuple[int | None, list[Dosage]]]
     return sorted(by_sequence.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
 
 
-def _step_end(dosages: list[Dosage], start: datetime | None) -> datetime | None:
+def _step_bound(dosages: list[Dosage], start: datetime | None) -> tuple[datetime, bool] | None:
+    """When a step ends, and whether that is a recorded boundsPeriod end (True) or `start` + its boundsDuration."""
     for dosage in dosages:
         repeat = dosage.timing.repeat if dosage.timing else None
         if repeat is None:
             continue
         if repeat.bounds_period is not None and repeat.bounds_period.end is not None:
-            return repeat.bounds_period.end
+            return repeat.bounds_period.end, True
         bd = repeat.bounds_duration
         if bd is not None and bd.value is not None and start is not None:
             days = days_in(bd.code) or days_in(bd.unit)
             if days is not None:
-                return start + timedelta(days=bd.value * days)
+                return start + timedelta(days=bd.value * days), False
     return None
+
+
+def _step_end(dosages: list[Dosage], start: datetime | None) -> datetime | None:
+    found = _step_bound(dosages, start)
+    return found[0] if found is not None else None
 
 
 def _step_changes(med: MedicationUse, steps: list[tuple[int | None, list[Dosage]]]) -> tuple[datetime, ...]:
@@ -174,6 +180,36 @@ def step_changes(med: MedicationUse) -> tuple[datetime, ...]:
     (`_current_step`): the ends of its steps but the last, up to the first step with no end; () for one step."""
     steps = _steps(med.dosages)
     return _step_changes(med, steps) if len(steps) > 1 else ()
+
+
+@dataclass(frozen=True, slots=True)
+class TaperSteps:
+    """An order of successive dosage steps as today's total reads them: when it moves on, and when it ends."""
+
+    changes: tuple[datetime, ...]  # `step_changes`: the ends of its steps but the last, up to a step with no end
+    count: int  # how many steps
+    start: datetime | None  # the first step's boundsPeriod start
+    end: datetime | None  # when its last step ends (chained as `changes` are); None when a step has no end
+    end_recorded: bool  # `end` is the last step's boundsPeriod end (a recorded date), not a boundsDuration's end
+
+
+def taper_steps(med: MedicationUse) -> TaperSteps | None:
+    """The steps of a taper (None for one step): what the MME timeline places its days by, read exactly as
+    `_current_step` reads them, so that each day of the timeline shows the step today's total would."""
+    steps = _steps(med.dosages)
+    if len(steps) < 2:
+        return None
+    changes = _step_changes(med, steps)
+    last = _step_bound(steps[-1][1], changes[-1]) if len(changes) == len(steps) - 1 else None
+    first = next(
+        (
+            d.timing.repeat.bounds_period.start
+            for d in steps[0][1]
+            if d.timing and d.timing.repeat and d.timing.repeat.bounds_period
+        ),
+        None,
+    )
+    return TaperSteps(changes, len(steps), first, *(last if last is not None else (None, False)))
 
 
 def step_at(ends: tuple[datetime, ...], on: datetime) -> int:

@@ -13,16 +13,26 @@ The days a medication covers, the first rule that applies (days are whole calend
 MedicationStatement
 - `effectivePeriod` with a start and an end: as recorded.
 - active: from its start (effective start, else `dateAsserted`) until today, as today's total counts it.
+- a taper (below) that is not active: the union of its steps' days.
 - a start and no end (completed or stopped): ASSUMED to last `timeline_assumed_days` (local default).
 
-MedicationRequest (start: the dosage's `timing.repeat.boundsPeriod.start`, else `authoredOn`, else
+MedicationRequest (start: the (first step's) dosage `timing.repeat.boundsPeriod.start`, else `authoredOn`, else
 `dispenseRequest.validityPeriod.start`)
+- active: from its start until today, as today's total counts it (the prescriber's current instruction, counted
+  today whatever its dosage bounds say: a taper runs on through its later steps).
+- a taper (below) that is not active: the union of its steps' days.
 - a dosage `boundsPeriod` with an end: as recorded.
-- active: from its start until today, as today's total counts it (the prescriber's current instruction).
 - a dosage `boundsDuration`: start + that duration.
 - `dispenseRequest.expectedSupplyDuration`: start + supply x (1 + `numberOfRepeatsAllowed`), ASSUMED taken as supplied.
 - `dispenseRequest.validityPeriod` with an end: ASSUMED taken until the prescription could no longer be dispensed.
 - otherwise: ASSUMED to last `timeline_assumed_days`.
+
+A taper (dosages of different `sequence`s whose first step ends: engine `taper_steps`, read as today's total reads
+them) is charted step by step, each step on the days it was in force, whatever its status: the medication's days are
+the union of its steps' days, to its last step's end (a recorded boundsPeriod end included, as for one step). When
+a step has no end (a taper stopped at that step), that step lasts as the order's supply or validity period gives
+when they reach into it, else it is ASSUMED to last `timeline_assumed_days` from its first day: the steps recorded
+before it are never cut short by an assumption (the conservative reading: no recorded opioid day is dropped).
 
 A span that is not active ends before today at the latest (a completed order is not today's medication), so the last
 segment always agrees with today's total. Requests that are not orders (proposal, option), draft, cancelled,
@@ -42,11 +52,13 @@ from typing import Literal
 from smart_app.config import LocalDefaults, MmeTable
 from smart_app.core.mme.engine import (
     Assessed,
+    TaperSteps,
     assess_medication,
     opioid_ingredient,
     same_on_any_day,
     step_at,
     step_changes,
+    taper_steps,
     totals_of,
 )
 from smart_app.core.mme.factors import table_info
@@ -211,7 +223,38 @@ def _assumed_length(first: date, what: str, assumed_days: int) -> _Placed:
     return _Placed(first, last, "assumed-length", how, True)
 
 
-def _place_statement(med: MedicationUse, assumed_days: int) -> _Placed | str:
+def _taper(med: MedicationUse) -> TaperSteps | None:
+    """The medication's successive dosage steps when it moves on from its first (None: one step in force)."""
+    found = taper_steps(med) if len({dosage.sequence for dosage in med.dosages}) > 1 else None
+    return found if found is not None and found.changes else None
+
+
+def _taper_place(
+    taper: TaperSteps, start: date, what: str, clock: time, assumed_days: int, supplied: _Placed | None = None
+) -> _Placed:
+    """A taper no longer current: the union of its steps' days, each step on its own (as `_step_pieces` cuts them).
+    Its last step's recorded end is included, as one step's is; a duration ends as the steps' changes do. A step
+    with no end (the taper stopped there): until the end of the order's supply or validity (`supplied`) when that
+    reaches into the step, else ASSUMED to last `timeline_assumed_days` from its first day; the recorded steps
+    before it are never cut short by an assumption."""
+    if taper.end is not None:
+        last = _day(taper.end) if taper.end_recorded else _change_day(taper.end, clock) - timedelta(days=1)
+        last = max(last or start, start)
+        how = f"{what} {start:%Y-%m-%d}, its {taper.count} dosage steps to {last:%Y-%m-%d}"
+        return _Placed(start, last, "dosage-bounds", how, False)
+    open_first = max(_change_day(taper.changes[-1], clock), start)
+    opened = f"step {len(taper.changes) + 1} of {taper.count} (from {open_first:%Y-%m-%d}) has no end"
+    if supplied is not None and supplied.last_day is not None and supplied.last_day >= open_first:
+        return replace(supplied, how=f"{supplied.how}; {opened}")
+    last = open_first + timedelta(days=assumed_days - 1)
+    how = (
+        f"{what} {start:%Y-%m-%d}, its dosage steps; {opened}: assumed {assumed_days} days "
+        "(local default, timeline_assumed_days)"
+    )
+    return _Placed(start, last, "assumed-length", how, True)
+
+
+def _place_statement(med: MedicationUse, assumed_days: int, clock: time) -> _Placed | str:
     effective = med.effective
     start = _day(effective.start if effective else None)
     end = _day(effective.end if effective else None)
@@ -228,31 +271,14 @@ def _place_statement(med: MedicationUse, assumed_days: int) -> _Placed | str:
         return _Placed(
             start, None, "ongoing", f"{what} {start:%Y-%m-%d}, active: taken until today", what != "effective from"
         )
+    taper = _taper(med)
+    if taper is not None:
+        return _taper_place(taper, start, what, clock, assumed_days)
     return _assumed_length(start, what, assumed_days)
 
 
-def _place_request(med: MedicationUse, assumed_days: int) -> _Placed | str:
-    bounds_period, bounds_duration = _bounds(med)
-    validity = med.effective  # dispenseRequest.validityPeriod
-    start = _day(bounds_period.start if bounds_period else None)
-    what = "dosage bounds from"
-    if start is None and med.recorded is not None:
-        start, what = _day(med.recorded), "authoredOn"
-    if start is None and validity is not None and validity.start is not None:
-        start, what = _day(validity.start), "validity period from"
-    if start is None:
-        return "the order gives no date (no authoredOn, dosage bounds or validity period)"
-    end = _day(bounds_period.end if bounds_period else None)
-    if end is not None:
-        how = f"dosage bounds {start:%Y-%m-%d} to {end:%Y-%m-%d}"
-        return _Placed(start, max(end, start), "dosage-bounds", how, False)
-    if med.status == "active":
-        return _Placed(start, None, "ongoing", f"{what} {start:%Y-%m-%d}, active order: taken until today", False)
-    bound_days = _days(bounds_duration)
-    if bound_days is not None:
-        last = start + timedelta(days=max(round(bound_days), 1) - 1)
-        how = f"{what} {start:%Y-%m-%d} + dosage bounds of {_count(bound_days)} days"
-        return _Placed(start, last, "dosage-bounds", how, False)
+def _supplied(med: MedicationUse, start: date, what: str) -> _Placed | None:
+    """An order's days from its dispense request: its expected supply times its fills, else its validity period."""
     supply = _days(med.expected_supply)
     if supply is not None:
         fills = 1 + max(med.repeats_allowed or 0, 0)
@@ -263,6 +289,7 @@ def _place_request(med: MedicationUse, assumed_days: int) -> _Placed | str:
             "assumed taken as supplied"
         )
         return _Placed(start, last, "supply-duration", how, True)
+    validity = med.effective  # dispenseRequest.validityPeriod
     validity_end = _day(validity.end if validity else None)
     if validity_end is not None:
         how = (
@@ -270,7 +297,44 @@ def _place_request(med: MedicationUse, assumed_days: int) -> _Placed | str:
             "while it could be dispensed"
         )
         return _Placed(start, max(validity_end, start), "validity-period", how, True)
-    return _assumed_length(start, what, assumed_days)
+    return None
+
+
+def _place_request(med: MedicationUse, assumed_days: int, clock: time) -> _Placed | str:
+    taper = _taper(med)
+    if taper is None:
+        bounds_period, bounds_duration = _bounds(med)
+        bounds_start = bounds_period.start if bounds_period else None
+    else:  # a taper's first step gives its start; its steps, not the first one's bounds, give its end
+        bounds_period, bounds_duration, bounds_start = None, None, taper.start
+    validity = med.effective  # dispenseRequest.validityPeriod
+    start = _day(bounds_start)
+    what = "dosage bounds from"
+    if start is None and med.recorded is not None:
+        start, what = _day(med.recorded), "authoredOn"
+    if start is None and validity is not None and validity.start is not None:
+        start, what = _day(validity.start), "validity period from"
+    if start is None:
+        return "the order gives no date (no authoredOn, dosage bounds or validity period)"
+    end = _day(bounds_period.end if bounds_period else None)
+    if med.status == "active":
+        # The prescriber's current instruction: today's total counts an active order whatever its bounds say, so
+        # its days run to today (a taper through its later steps), and today's segment stays today's total.
+        bounded = f" (its dosage bounds end {end:%Y-%m-%d}; still active, so counted today)" if end else ""
+        how = f"{what} {start:%Y-%m-%d}, active order: taken until today{bounded}"
+        return _Placed(start, None, "ongoing", how, False)
+    if taper is not None:
+        return _taper_place(taper, start, what, clock, assumed_days, _supplied(med, start, what))
+    if end is not None:
+        how = f"dosage bounds {start:%Y-%m-%d} to {end:%Y-%m-%d}"
+        return _Placed(start, max(end, start), "dosage-bounds", how, False)
+    bound_days = _days(bounds_duration)
+    if bound_days is not None:
+        last = start + timedelta(days=max(round(bound_days), 1) - 1)
+        how = f"{what} {start:%Y-%m-%d} + dosage bounds of {_count(bound_days)} days"
+        return _Placed(start, last, "dosage-bounds", how, False)
+    supplied = _supplied(med, start, what)
+    return supplied if supplied is not None else _assumed_length(start, what, assumed_days)
 
 
 def _as_current(med: MedicationUse) -> MedicationUse:
@@ -350,9 +414,9 @@ def _spans(
             unplaced.append(Unplaced(med.reference, med.medication.label, reason))
             continue
         place = (
-            _place_statement(med, assumed_days)
+            _place_statement(med, assumed_days, clock)
             if med.resource_type == "MedicationStatement"
-            else _place_request(med, assumed_days)
+            else _place_request(med, assumed_days, clock)
         )
         known = current[index] if current is not None else None
         assessed = known if known is not None and same_on_any_day(med) else _assessed(med, table)
