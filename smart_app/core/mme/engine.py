@@ -41,7 +41,7 @@ from smart_app.core.mme.dose import DailyAmount, daily_amount
 from smart_app.core.mme.errors import NotComputable
 from smart_app.core.mme.factors import TableInfo, factor_entry, table_info
 from smart_app.core.mme.frequency import days_in
-from smart_app.core.mme.listing import listing, setting, source_label
+from smart_app.core.mme.listing import ORDER_INTENTS, Listing, listing, setting, source_label
 from smart_app.core.mme.products import OpioidProduct, identify, parse_name
 from smart_app.core.mme.report import LEFT_OUT, MmeItem, MmeReport
 from smart_app.core.mme.route import route_in_text, route_of_concept
@@ -408,11 +408,13 @@ def _outcome(
         return {"status": "not-computable", "reason": exc.reason}
 
 
-def _assess(med: MedicationUse, info: TableInfo, on: datetime | None) -> Assessed | None:
+def _assess(med: MedicationUse, info: TableInfo, on: datetime | None, state: Listing | None = None) -> Assessed | None:
+    """`state`: the listing to assess it under (default: its own, `listing(med, on)`)."""
     product = identify(med)
     if product is None:
         return None
-    state = listing(med, on)
+    if state is None:
+        state = listing(med, on)
     if state == "skip":
         return None
     route = _route(med, product)
@@ -480,6 +482,23 @@ def _duplicate_reasons(assessed: Sequence[Assessed]) -> list[str | None]:
     return reasons
 
 
+def _duplicates(assessed: Sequence[Assessed]) -> list[bool]:
+    """Whether each item is a duplicate (`_duplicate_reasons` is not None), without writing the reasons. With no
+    draft there is no renewal: a statement is a duplicate when it shares a product identity with a request."""
+    if any(a.is_draft for a in assessed):
+        return [reason is not None for reason in _duplicate_reasons(assessed)]
+    requests: set[tuple[str, ...]] = set()
+    statements = False
+    for a in assessed:
+        if a.item.id.startswith("MedicationRequest/"):
+            requests.update(a.keys)
+        elif a.item.id.startswith("MedicationStatement/"):
+            statements = True
+    if not (statements and requests):
+        return [False] * len(assessed)
+    return [a.item.id.startswith("MedicationStatement/") and not requests.isdisjoint(a.keys) for a in assessed]
+
+
 def _mark_duplicates(assessed: list[Assessed]) -> list[MmeItem]:
     return [
         a.item
@@ -501,6 +520,20 @@ def assess_medication(
     `calculate_mme`. Reports of several medications are made by `report_of`, which marks duplicates and renewals
     across them; the MME timeline assesses each medication once and reports each run of days from the same items."""
     return _assess(med, table_info(table), _aware(on))
+
+
+def assess_as_taken(med: MedicationUse, *, table: MmeTable = "cdc-2022", on: datetime | None = None) -> Assessed | None:
+    """`assess_medication` of the medication as if it were being taken now, not a draft (status active, no
+    effective period): what the MME timeline needs for a day it covers; `on` still picks a taper's step. The same
+    as assessing such a copy, without copying it: status and effective period decide only the listing, which for
+    that copy is "count" (a MedicationAdministration or a request that is not an order is still not listed)."""
+    if med.is_draft_order:  # a draft reads its first step and is labelled a draft: assess the copy itself
+        copy = replace(med, status="active", is_draft_order=False, effective=None)
+        return _assess(copy, table_info(table), _aware(on))
+    skip = med.resource_type == "MedicationAdministration" or (
+        med.resource_type == "MedicationRequest" and med.intent is not None and med.intent not in ORDER_INTENTS
+    )
+    return _assess(med, table_info(table), _aware(on), "skip" if skip else "count")
 
 
 def assess_medications(
@@ -545,12 +578,17 @@ def totals_of(assessed: Iterable[Assessed | None]) -> tuple[float | None, tuple[
     """What `report_of` of these assessments totals, without writing its items: (the total, or None when none is
     counted; the counted ids; the left-out ids), in the report's order. The MME timeline needs only these for each
     run of days."""
-    ordered = _in_order(assessed)
+    return totals_in_order(_in_order(assessed))
+
+
+def totals_in_order(ordered: Sequence[Assessed]) -> tuple[float | None, tuple[str, ...], tuple[str, ...]]:
+    """`totals_of` of assessments already in the report's order (`_in_order`: by id, then source), which the MME
+    timeline keeps its medications in, so each run of days needs no sort."""
     values: list[float] = []
     counted: list[str] = []
     left_out: list[str] = []
-    for a, reason in zip(ordered, _duplicate_reasons(ordered), strict=True):
-        if reason is not None:  # a duplicate: neither counted nor left out
+    for a, duplicate in zip(ordered, _duplicates(ordered), strict=True):
+        if duplicate:  # neither counted nor left out
             continue
         if a.item.status == "counted":
             counted.append(a.item.id)
