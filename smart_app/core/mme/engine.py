@@ -482,23 +482,6 @@ def _duplicate_reasons(assessed: Sequence[Assessed]) -> list[str | None]:
     return reasons
 
 
-def _duplicates(assessed: Sequence[Assessed]) -> list[bool]:
-    """Whether each item is a duplicate (`_duplicate_reasons` is not None), without writing the reasons. With no
-    draft there is no renewal: a statement is a duplicate when it shares a product identity with a request."""
-    if any(a.is_draft for a in assessed):
-        return [reason is not None for reason in _duplicate_reasons(assessed)]
-    requests: set[tuple[str, ...]] = set()
-    statements = False
-    for a in assessed:
-        if a.item.id.startswith("MedicationRequest/"):
-            requests.update(a.keys)
-        elif a.item.id.startswith("MedicationStatement/"):
-            statements = True
-    if not (statements and requests):
-        return [False] * len(assessed)
-    return [a.item.id.startswith("MedicationStatement/") and not requests.isdisjoint(a.keys) for a in assessed]
-
-
 def _mark_duplicates(assessed: list[Assessed]) -> list[MmeItem]:
     return [
         a.item
@@ -583,19 +566,33 @@ def totals_of(assessed: Iterable[Assessed | None]) -> tuple[float | None, tuple[
 
 def totals_in_order(ordered: Sequence[Assessed]) -> tuple[float | None, tuple[str, ...], tuple[str, ...]]:
     """`totals_of` of assessments already in the report's order (`_in_order`: by id, then source), which the MME
-    timeline keeps its medications in, so each run of days needs no sort."""
+    timeline keeps its medications in, so each run of days needs no sort. Only whether an item is a duplicate
+    matters here, not why: with no draft there is no renewal, and a statement is a duplicate exactly when it shares
+    a product identity with a request (`_duplicate_reasons`)."""
+    duplicates: list[str | None] | None = None
+    request_keys: set[tuple[str, ...]] = set()
+    if any(a.is_draft for a in ordered):
+        duplicates = _duplicate_reasons(ordered)
+    else:
+        for a in ordered:
+            if a.item.id.startswith("MedicationRequest/"):
+                request_keys.update(a.keys)
     values: list[float] = []
     counted: list[str] = []
     left_out: list[str] = []
-    for a, duplicate in zip(ordered, _duplicates(ordered), strict=True):
-        if duplicate:  # neither counted nor left out
+    for index, a in enumerate(ordered):
+        item = a.item
+        if duplicates is not None:
+            if duplicates[index] is not None:  # neither counted nor left out
+                continue
+        elif request_keys and item.id.startswith("MedicationStatement/") and not request_keys.isdisjoint(a.keys):
             continue
-        if a.item.status == "counted":
-            counted.append(a.item.id)
-            if a.item.mme_per_day is not None:
-                values.append(a.item.mme_per_day)
-        elif a.item.status in LEFT_OUT:
-            left_out.append(a.item.id)
+        if item.status == "counted":
+            counted.append(item.id)
+            if item.mme_per_day is not None:
+                values.append(item.mme_per_day)
+        elif item.status in LEFT_OUT:
+            left_out.append(item.id)
     return (sum(values) if values else None), tuple(counted), tuple(left_out)
 
 

@@ -479,29 +479,30 @@ def _segments(
             if first < day <= last:
                 cuts.add(day)
     bounds = sorted(cuts)
-    # In the report's order once (a stable sort, as `totals_of` sorts each segment's medications), so each
-    # segment's medications, taken in this order, need no sort of their own.
-    ordered = sorted(spans, key=lambda pair: (pair[1].item.id, pair[1].item.source))
-    segments: list[TimelineSegment] = []
-    previous: TimelineSegment | None = None
+    # The spans that reach into the window, in the report's order once (a stable sort, as `totals_of` sorts each
+    # segment's medications), so each segment's medications, taken in this order, need no sort of their own.
+    ordered = sorted(
+        (
+            (span.first_day, span.last_day, span.assumed, span.reference, assessed)
+            for span, assessed in spans
+            if span.last_day >= first
+        ),
+        key=lambda row: (row[4].item.id, row[4].item.source),
+    )
+    runs: list[tuple[date, date, float | None, tuple[str, ...], tuple[str, ...], bool]] = []
     for start, after in pairwise(bounds):
-        taken = [pair for pair in ordered if pair[0].first_day <= start <= pair[0].last_day]
+        taken = [row for row in ordered if row[0] <= start <= row[1]]
         if taken:
-            total, counted, left_out = totals_in_order([assessed for _, assessed in taken])
-            assumed = any(span.assumed for span, _ in taken if span.reference in counted)
+            total, counted, left_out = totals_in_order([row[4] for row in taken])
+            assumed = any(row[2] for row in taken if row[3] in counted)
         else:
             total, counted, left_out, assumed = 0.0, (), (), False
-        if previous is not None and (previous.total, previous.counted, previous.left_out, previous.assumed) == (
-            total,
-            counted,
-            left_out,
-            assumed,
-        ):
-            previous = segments[-1] = replace(previous, last_day=after - timedelta(days=1))
+        end = after - timedelta(days=1)
+        if runs and runs[-1][2:] == (total, counted, left_out, assumed):  # the same as the run before: extend it
+            runs[-1] = (runs[-1][0], end, total, counted, left_out, assumed)
         else:
-            previous = TimelineSegment(start, after - timedelta(days=1), total, counted, left_out, assumed)
-            segments.append(previous)
-    return tuple(segments)
+            runs.append((start, end, total, counted, left_out, assumed))
+    return tuple(TimelineSegment(*run) for run in runs)
 
 
 def mme_timeline(
