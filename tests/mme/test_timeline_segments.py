@@ -55,7 +55,7 @@ def varied() -> list[dict[str, Any]]:
         # the same product stated, bid (15 MME/day): a duplicate of a-oxy while both are taken, then counted
         f.medication_statement(*OXY5, dosages=tabs(1, 2), status="completed", rid="b-oxy",
                                effectivePeriod={"start": "2026-03-15", "end": "2026-04-10"}),
-        # a morphine taper that ended: 60 then 30 MME/day (the timeline gives an order its first step), 7 + 7 days
+        # a morphine taper that ended: 60 then 30 MME/day, 7 + 7 days (each step charted on its own days)
         f.medication_request(*MORPHINE15, dosages=[step(1, 1, 4, 7), step(2, 1, 2, 7)], status="completed",
                              rid="c-taper", authoredOn="2026-06-01"),
         # no timing: on the timeline, left out of its totals (2026-08-01..08-10)
@@ -99,8 +99,9 @@ EXPECTED = [
     (date(2026, 3, 1), date(2026, 3, 28), 30.0, ("a-oxy",), (), True),  # b-oxy from 03-15: a duplicate of a-oxy
     (date(2026, 3, 29), date(2026, 4, 10), 15.0, ("b-oxy",), (), False),
     (date(2026, 4, 11), date(2026, 5, 31), 0.0, (), (), False),
-    (date(2026, 6, 1), date(2026, 6, 7), 60.0, ("c-taper",), (), False),  # placed by its first step's 7 days
-    (date(2026, 6, 8), date(2026, 7, 31), 0.0, (), (), False),
+    (date(2026, 6, 1), date(2026, 6, 7), 60.0, ("c-taper",), (), False),  # the completed taper's step 1 ...
+    (date(2026, 6, 8), date(2026, 6, 14), 30.0, ("c-taper",), (), False),  # ... and its step 2, each on its days
+    (date(2026, 6, 15), date(2026, 7, 31), 0.0, (), (), False),
     (date(2026, 8, 1), date(2026, 8, 10), None, (), ("d-notime",), False),
     (date(2026, 8, 11), date(2026, 10, 19), 0.0, (), (), False),
     (date(2026, 10, 20), date(2026, 10, 31), 45.0, ("e-er-stated",), (), False),
@@ -125,14 +126,14 @@ def test_the_segments_of_a_varied_record_are_exactly_these() -> None:
     assert {k: s.mme_per_day for k, s in spans.items()} == {
         "a-oxy": 30.0,
         "b-oxy": 15.0,
-        "c-taper": 60.0,
+        "c-taper": 30.0,
         "d-notime": None,
         "e-er-stated": 45.0,
         "f-er-order": 30.0,
         "g-taper-now": 60.0,
     }
     assert all(s.item.status != "duplicate" for s in t.spans)
-    assert spans["c-taper"].item.step == "step 1 of 2 (sequence 1)"
+    assert spans["c-taper"].item.step == "step 2 of 2 (sequence 2)"  # its last span: the step it ended on
     assert "no timing" in (spans["d-notime"].item.reason or "")
 
 

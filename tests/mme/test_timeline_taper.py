@@ -81,12 +81,14 @@ def test_todays_segment_is_todays_total_on_every_day_and_hour_of_the_taper(autho
         assert all(a.last_day + timedelta(days=1) == b.first_day for a, b in pairwise(spans))
 
 
-def test_a_completed_taper_is_read_at_its_first_step_as_before() -> None:
-    """Placement is unchanged: a completed taper is placed by its first step's bounds, so its days are step 1's."""
+def test_a_completed_taper_is_charted_step_by_step_as_an_active_one() -> None:
+    """A completed taper's days are the union of its steps' days, each step on its own (was: its first step's
+    bounds only), as an active taper's are (tests/mme/test_timeline_taper_steps.py for more shapes)."""
     taper = f.medication_request(*MORPHINE15, dosages=[step(1, 2, 4, 5), step(2, 1, 4, 5)], rid="done",
                                  status="completed", authoredOn="2026-11-01")  # fmt: skip
     meds = build_record([f.patient(), {k: v for k, v in taper.items() if v is not None}]).medications
     t = mme_timeline(meds, on=datetime(2026, 12, 1, 12, tzinfo=UTC), settings=LocalDefaults())
     assert [(s.first_day, s.last_day, s.mme_per_day) for s in t.spans] == [
-        (date(2026, 11, 1), date(2026, 11, 5), 120.0)
+        (date(2026, 11, 1), date(2026, 11, 5), 120.0),
+        (date(2026, 11, 6), date(2026, 11, 10), 60.0),
     ]

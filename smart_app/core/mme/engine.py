@@ -41,7 +41,7 @@ from smart_app.core.mme.dose import DailyAmount, daily_amount
 from smart_app.core.mme.errors import NotComputable
 from smart_app.core.mme.factors import TableInfo, factor_entry, table_info
 from smart_app.core.mme.frequency import days_in
-from smart_app.core.mme.listing import listing, setting, source_label
+from smart_app.core.mme.listing import ORDER_INTENTS, Listing, listing, setting, source_label
 from smart_app.core.mme.products import OpioidProduct, identify, parse_name
 from smart_app.core.mme.report import LEFT_OUT, MmeItem, MmeReport
 from smart_app.core.mme.route import route_in_text, route_of_concept
@@ -127,19 +127,25 @@ def _steps(dosages: tuple[Dosage, ...]) -> list[tuple[int | None, list[Dosage]]]
     return sorted(by_sequence.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
 
 
-def _step_end(dosages: list[Dosage], start: datetime | None) -> datetime | None:
+def _step_bound(dosages: list[Dosage], start: datetime | None) -> tuple[datetime, bool] | None:
+    """When a step ends, and whether that is a recorded boundsPeriod end (True) or `start` + its boundsDuration."""
     for dosage in dosages:
         repeat = dosage.timing.repeat if dosage.timing else None
         if repeat is None:
             continue
         if repeat.bounds_period is not None and repeat.bounds_period.end is not None:
-            return repeat.bounds_period.end
+            return repeat.bounds_period.end, True
         bd = repeat.bounds_duration
         if bd is not None and bd.value is not None and start is not None:
             days = days_in(bd.code) or days_in(bd.unit)
             if days is not None:
-                return start + timedelta(days=bd.value * days)
+                return start + timedelta(days=bd.value * days), False
     return None
+
+
+def _step_end(dosages: list[Dosage], start: datetime | None) -> datetime | None:
+    found = _step_bound(dosages, start)
+    return found[0] if found is not None else None
 
 
 def _step_changes(med: MedicationUse, steps: list[tuple[int | None, list[Dosage]]]) -> tuple[datetime, ...]:
@@ -174,6 +180,36 @@ def step_changes(med: MedicationUse) -> tuple[datetime, ...]:
     (`_current_step`): the ends of its steps but the last, up to the first step with no end; () for one step."""
     steps = _steps(med.dosages)
     return _step_changes(med, steps) if len(steps) > 1 else ()
+
+
+@dataclass(frozen=True, slots=True)
+class TaperSteps:
+    """An order of successive dosage steps as today's total reads them: when it moves on, and when it ends."""
+
+    changes: tuple[datetime, ...]  # `step_changes`: the ends of its steps but the last, up to a step with no end
+    count: int  # how many steps
+    start: datetime | None  # the first step's boundsPeriod start
+    end: datetime | None  # when its last step ends (chained as `changes` are); None when a step has no end
+    end_recorded: bool  # `end` is the last step's boundsPeriod end (a recorded date), not a boundsDuration's end
+
+
+def taper_steps(med: MedicationUse) -> TaperSteps | None:
+    """The steps of a taper (None for one step): what the MME timeline places its days by, read exactly as
+    `_current_step` reads them, so that each day of the timeline shows the step today's total would."""
+    steps = _steps(med.dosages)
+    if len(steps) < 2:
+        return None
+    changes = _step_changes(med, steps)
+    last = _step_bound(steps[-1][1], changes[-1]) if len(changes) == len(steps) - 1 else None
+    first = next(
+        (
+            d.timing.repeat.bounds_period.start
+            for d in steps[0][1]
+            if d.timing and d.timing.repeat and d.timing.repeat.bounds_period
+        ),
+        None,
+    )
+    return TaperSteps(changes, len(steps), first, *(last if last is not None else (None, False)))
 
 
 def step_at(ends: tuple[datetime, ...], on: datetime) -> int:
@@ -372,11 +408,13 @@ def _outcome(
         return {"status": "not-computable", "reason": exc.reason}
 
 
-def _assess(med: MedicationUse, info: TableInfo, on: datetime | None) -> Assessed | None:
+def _assess(med: MedicationUse, info: TableInfo, on: datetime | None, state: Listing | None = None) -> Assessed | None:
+    """`state`: the listing to assess it under (default: its own, `listing(med, on)`)."""
     product = identify(med)
     if product is None:
         return None
-    state = listing(med, on)
+    if state is None:
+        state = listing(med, on)
     if state == "skip":
         return None
     route = _route(med, product)
@@ -467,6 +505,20 @@ def assess_medication(
     return _assess(med, table_info(table), _aware(on))
 
 
+def assess_as_taken(med: MedicationUse, *, table: MmeTable = "cdc-2022", on: datetime | None = None) -> Assessed | None:
+    """`assess_medication` of the medication as if it were being taken now, not a draft (status active, no
+    effective period): what the MME timeline needs for a day it covers; `on` still picks a taper's step. The same
+    as assessing such a copy, without copying it: status and effective period decide only the listing, which for
+    that copy is "count" (a MedicationAdministration or a request that is not an order is still not listed)."""
+    if med.is_draft_order:  # a draft reads its first step and is labelled a draft: assess the copy itself
+        copy = replace(med, status="active", is_draft_order=False, effective=None)
+        return _assess(copy, table_info(table), _aware(on))
+    skip = med.resource_type == "MedicationAdministration" or (
+        med.resource_type == "MedicationRequest" and med.intent is not None and med.intent not in ORDER_INTENTS
+    )
+    return _assess(med, table_info(table), _aware(on), "skip" if skip else "count")
+
+
 def assess_medications(
     medications: Sequence[MedicationUse], *, table: MmeTable = "cdc-2022", on: datetime | None = None
 ) -> tuple[Assessed | None, ...]:
@@ -509,19 +561,38 @@ def totals_of(assessed: Iterable[Assessed | None]) -> tuple[float | None, tuple[
     """What `report_of` of these assessments totals, without writing its items: (the total, or None when none is
     counted; the counted ids; the left-out ids), in the report's order. The MME timeline needs only these for each
     run of days."""
-    ordered = _in_order(assessed)
+    return totals_in_order(_in_order(assessed))
+
+
+def totals_in_order(ordered: Sequence[Assessed]) -> tuple[float | None, tuple[str, ...], tuple[str, ...]]:
+    """`totals_of` of assessments already in the report's order (`_in_order`: by id, then source), which the MME
+    timeline keeps its medications in, so each run of days needs no sort. Only whether an item is a duplicate
+    matters here, not why: with no draft there is no renewal, and a statement is a duplicate exactly when it shares
+    a product identity with a request (`_duplicate_reasons`)."""
+    duplicates: list[str | None] | None = None
+    request_keys: set[tuple[str, ...]] = set()
+    if any(a.is_draft for a in ordered):
+        duplicates = _duplicate_reasons(ordered)
+    else:
+        for a in ordered:
+            if a.item.id.startswith("MedicationRequest/"):
+                request_keys.update(a.keys)
     values: list[float] = []
     counted: list[str] = []
     left_out: list[str] = []
-    for a, reason in zip(ordered, _duplicate_reasons(ordered), strict=True):
-        if reason is not None:  # a duplicate: neither counted nor left out
+    for index, a in enumerate(ordered):
+        item = a.item
+        if duplicates is not None:
+            if duplicates[index] is not None:  # neither counted nor left out
+                continue
+        elif request_keys and item.id.startswith("MedicationStatement/") and not request_keys.isdisjoint(a.keys):
             continue
-        if a.item.status == "counted":
-            counted.append(a.item.id)
-            if a.item.mme_per_day is not None:
-                values.append(a.item.mme_per_day)
-        elif a.item.status in LEFT_OUT:
-            left_out.append(a.item.id)
+        if item.status == "counted":
+            counted.append(item.id)
+            if item.mme_per_day is not None:
+                values.append(item.mme_per_day)
+        elif item.status in LEFT_OUT:
+            left_out.append(item.id)
     return (sum(values) if values else None), tuple(counted), tuple(left_out)
 
 
