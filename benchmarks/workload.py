@@ -373,12 +373,39 @@ function init(args)
   prefix = (args[1] or "run") .. tid
   counter = 0
   fixed = wrk.format(nil, nil, nil, (template:gsub("{PATIENT}", "rp"):gsub("{PREFIX}", "rr")))
+  -- The template cut at its placeholders once, so that a request only joins the pieces with its ids: a gsub of
+  -- the whole body per request cost wrk about 5 ms of CPU, taken from the 2 cores the server is measured on.
+  pieces, slots = {{}}, {{}}
+  local at = 1
+  while true do
+    local p_start, p_end = template:find("{PATIENT}", at, true)
+    local r_start, r_end = template:find("{PREFIX}", at, true)
+    local first, last, slot
+    if p_start and (not r_start or p_start < r_start) then
+      first, last, slot = p_start, p_end, "p"
+    elseif r_start then
+      first, last, slot = r_start, r_end, "r"
+    else
+      break
+    end
+    pieces[#pieces + 1] = template:sub(at, first - 1)
+    slots[#slots + 1] = slot
+    at = last + 1
+  end
+  tail = template:sub(at)
 end
 function request()
   if {"true" if vary else "false"} then
     counter = counter + 1
     local id = prefix .. "n" .. counter
-    return wrk.format(nil, nil, nil, (template:gsub("{PATIENT}", "p" .. id):gsub("{PREFIX}", "r" .. id)))
+    local values = {{p = "p" .. id, r = "r" .. id}}
+    local out = {{}}
+    for i = 1, #pieces do
+      out[2 * i - 1] = pieces[i]
+      out[2 * i] = values[slots[i]]
+    end
+    out[#out + 1] = tail
+    return wrk.format(nil, nil, nil, table.concat(out))
   end
   return fixed
 end

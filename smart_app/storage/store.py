@@ -47,6 +47,9 @@ class StorageSettings(BaseSettings):
     database_auto_migrate: bool = Field(True, description="upgrade the schema when a store opens the database")
     card_queue_size: int = Field(10_000, gt=0, description="responses whose card-issued rows may wait to be written")
     card_batch_size: int = Field(500, gt=0, description="most responses' rows written in one commit")
+    card_commit_interval_s: float = Field(
+        0.2, ge=0, le=10, description="how long the writer gathers responses before a commit (0: at once)"
+    )
 
 
 @dataclass(frozen=True, slots=True)

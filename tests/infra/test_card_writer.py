@@ -123,3 +123,16 @@ def test_feedback_that_arrives_before_its_card_row_still_counts_for_the_rule(tmp
     store.record_cards_issued(SERVICE, "hook", {"early": "MME-HIGH"})
     [row] = store.report()
     assert (row.rule_id, row.issued, row.overridden) == ("MME-HIGH", 1, 1)
+
+
+def test_responses_within_the_commit_interval_share_one_commit(tmp_path: Path) -> None:
+    """Under load a commit per call took its CPU from the calls: the writer gathers for `commit_interval_s`."""
+    store = _GatedStore(f"sqlite:///{tmp_path / 'interval.sqlite3'}")
+    store.gate.set()
+    writer = CardIssuedWriter(store, queue_size=100, batch_size=100, commit_interval_s=2.0)
+    for n in range(5):
+        assert writer.submit(SERVICE, f"hook-{n}", {f"card-{n}": "MME"})
+    assert writer.flush(10)  # within the interval and a moment: rows are late by at most the interval
+    writer.close()
+    assert store.batches == [5]
+    assert _issued(store) == {"MME": 5}
