@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import logging
 import os
@@ -139,6 +140,16 @@ async def bench_in_process(make_body: Callable[[], bytes], n: int, tmp: Path) ->
         cpu.append((time.thread_time() - cpu_started) * 1000)
         assert status == 200, out[:300]
     return {"p50": _q(wall, 50), "p99": _q(wall, 99), "cpu_p50": _q(cpu, 50), "cpu_p99": _q(cpu, 99)}
+
+
+def varied_bodies() -> Callable[[], bytes]:
+    """First-sight bodies whose every dateTime differs from any seen before as well: each from a template written
+    minutes and seconds after the last (real patients' records share codes and dose texts, rarely a timestamp)."""
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    turn = itertools.count(1)
+    return lambda: Bodies(now - timedelta(minutes=37 * (k := next(turn)), seconds=k)).first_sight()
 
 
 def bench_phases(bodies: Bodies, n: int) -> str:
@@ -309,10 +320,14 @@ def _line(result: dict[str, Any]) -> str:
     )
 
 
-def first_request(server: Server, bodies: Bodies, warm_samples: int = 30) -> str:
+def first_request(server: Server, bodies: Bodies, warm_samples: int = 30) -> tuple[float, float]:
+    """(first call after start, median of the next `warm_samples`), ms, client-side."""
     url = f"http://127.0.0.1:{server.port}{SERVICE}"
     headers = {"Content-Type": "application/json"}
     with httpx.Client(timeout=30) as client:
+        # Discovery first, as an EHR does, on the connection the calls then use: opening a connection costs a new
+        # client ~2 ms against a warm server too, so it is not part of what start-up costs the first call.
+        assert client.get(f"http://127.0.0.1:{server.port}/cds-services").status_code == 200
         t = time.perf_counter()
         assert client.post(url, content=bodies.first_sight(), headers=headers).status_code == 200
         first = (time.perf_counter() - t) * 1000
@@ -321,10 +336,24 @@ def first_request(server: Server, bodies: Bodies, warm_samples: int = 30) -> str
             t = time.perf_counter()
             client.post(url, content=bodies.first_sight(), headers=headers)
             warm.append((time.perf_counter() - t) * 1000)
-    median = statistics.median(warm)
+    return first, statistics.median(warm)
+
+
+def first_requests(server: Server, bodies: Bodies, tmp: Path, starts: int = 3) -> str:
+    """The first request after start over `starts` fresh starts (one figure is one sample of a noisy event)."""
+    results = [first_request(server, bodies)]
+    for _ in range(starts - 1):
+        other = Server(1, tmp)
+        try:
+            results.append(first_request(other, bodies))
+        finally:
+            other.stop()
+    ratios = sorted(first / warm for first, warm in results)
+    each = ", ".join(f"{first:.1f} / {warm:.1f} ms" for first, warm in results)
     return (
-        f"first request after start {first:.1f} ms, warm (median of next {warm_samples}) {median:.1f} ms: "
-        f"{first / median:.2f}x (server ready {server.ready_s:.1f} s after launch)"
+        f"first request after start / warm (median of the next 30), {starts} starts: {each}; ratio median "
+        f"{statistics.median(ratios):.2f}x (range {ratios[0]:.2f}-{ratios[-1]:.2f}x; target <= 2x; server ready "
+        f"{server.ready_s:.1f} s after launch)"
     )
 
 
@@ -335,7 +364,7 @@ def bench_http(
     server = Server(workers, tmp)
     try:
         if workers == 1:
-            lines.append(("first request", first_request(server, bodies)))
+            lines.append(("first request", first_requests(server, bodies, tmp)))
         seconds = args.seconds
         rate = 100.0
         if workers == 1:
@@ -407,12 +436,17 @@ def main() -> None:
         gen = LoadGenerator(bodies.template, tmp, force_python=args.python_loadgen)
         first = asyncio.run(bench_in_process(bodies.first_sight, args.requests, tmp))
         repeat = asyncio.run(bench_in_process(bodies.repeat, args.requests, tmp))
+        varied = asyncio.run(bench_in_process(varied_bodies(), args.requests, tmp))
         print("FIRST SIGHT: a new patient, new resource ids and a new hookInstance on every request")
         print(
             f"  server-side (in-process ASGI, {args.requests} calls): p50 {first['p50']:.2f} ms  p99 "
             f"{first['p99']:.2f} ms  (CPU p50 {first['cpu_p50']:.2f} ms, p99 {first['cpu_p99']:.2f} ms)  {load()}"
         )
         print("  (targets: p50 <= 6 ms, p99 <= 20 ms)")
+        print(
+            f"  every timestamp different too (no date read before): p50 {varied['p50']:.2f} ms  p99 "
+            f"{varied['p99']:.2f} ms  (CPU p50 {varied['cpu_p50']:.2f} ms)"
+        )
         print(f"  phases: {bench_phases(bodies, max(10, args.requests // 10))}")
         print("REPEAT: the same body on every request")
         print(

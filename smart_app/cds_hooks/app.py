@@ -31,7 +31,7 @@ from smart_app.cds_hooks.registry import Registry
 from smart_app.cds_hooks.retries import RetryMemo
 from smart_app.cds_hooks.services import default_registry
 from smart_app.cds_hooks.settings import ServiceSettings
-from smart_app.cds_hooks.warmup import warm_up
+from smart_app.cds_hooks.warmup import warm_routes, warm_up
 from smart_app.config import LocalDefaults, local_defaults
 from smart_app.storage import FeedbackRequest, FeedbackStore
 from smart_app.storage.shared import SharedState
@@ -112,6 +112,8 @@ def create_app(
         card_writer()
         if warm:
             await warm_up(registry, settings, defaults or local_defaults())
+            await warm_routes(app, registry)
+            await run_in_threadpool(state["store"].warm)
         yield
         if state["writer"] is not None:  # write the queued card-issued rows before the process ends
             await run_in_threadpool(state["writer"].close)
