@@ -8,9 +8,10 @@ JWTs or patient identifiers.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -167,6 +168,23 @@ def create_app(
     def unauthorized() -> Response:
         return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
 
+    @app.get("/healthz")
+    async def health() -> Response:
+        """For load balancers and orchestrators (no authentication; no patient data or configuration in the
+        answer), each check bounded. 503 "fail" when hook calls cannot be answered: the shared state (jti replay
+        cache, SMART sessions) is unreachable. A failing feedback database is 200 "warn": cards are still answered
+        (their card-issued rows wait in the writer's queue; feedback POSTs get a 503 to retry), and taking every
+        replica out of rotation for it would stop the decision support itself."""
+        checks = {
+            "database": await _check(lambda: run_in_threadpool(feedback_store().ping)),
+            "sharedState": "not configured" if shared_state is None else await _check(shared_state.check),
+        }
+        failing = [name for name, result in checks.items() if result.startswith("fail")]
+        if failing:
+            log.warning("health check: %s", ", ".join(f"{n} {checks[n]}" for n in failing))
+        status = "fail" if "sharedState" in failing else "warn" if failing else "pass"
+        return JsonResponse({"status": status, "checks": checks}, status_code=503 if status == "fail" else 200)
+
     @app.get("/cds-services")
     async def discovery(request: Request) -> Response:
         if await authenticated(request) is None:
@@ -255,6 +273,20 @@ def create_app(
         return operation_outcome(500, "exception", "internal error")
 
     return app
+
+
+HEALTH_CHECK_TIMEOUT_S = 3.0
+
+
+async def _check(probe: Callable[[], Awaitable[Any]]) -> str:
+    """ "pass", or "fail: <why>" in a few words (the error's type; never a URL, host or credential)."""
+    try:
+        await asyncio.wait_for(probe(), HEALTH_CHECK_TIMEOUT_S)
+    except TimeoutError:
+        return f"fail: no answer within {HEALTH_CHECK_TIMEOUT_S:.0f} s"
+    except Exception as exc:
+        return f"fail: {type(exc).__name__}"
+    return "pass"
 
 
 def _validation_text(exc: ValidationError) -> str:

@@ -141,6 +141,11 @@ class FeedbackStore:
             session.execute(self._insert_new_cards(), [{**row, "issued_at": datetime.now(UTC)}])
             session.rollback()
 
+    def ping(self) -> None:
+        """One `SELECT 1` on a pooled connection (the health check): raises the driver's error when it fails."""
+        with self.engine.connect() as connection:
+            connection.execute(select(1))
+
     def dropped_issued_rows(self) -> int:
         """Card-issued rows the service dropped under load (its writer queue was full): the report's issued counts
         are lower than the truth by at most this many."""
@@ -240,6 +245,9 @@ def open_current_engine(database_url: str | None, *, migrate_schema: bool | None
     return engine
 
 
+POSTGRES_CONNECT_TIMEOUT_S = 5
+
+
 def open_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
@@ -251,6 +259,9 @@ def open_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         # The service writes from a threadpool; SQLite waits up to 15 s for a concurrent writer.
         connect_args = {"check_same_thread": False, "timeout": 15}
+    elif parsed.get_backend_name() == "postgresql":
+        # An unreachable host fails a feedback POST (503) and the health check in seconds, not after TCP's minutes.
+        connect_args = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S}
     try:
         engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
     except (ModuleNotFoundError, NoSuchModuleError) as exc:
