@@ -92,7 +92,8 @@ def create_app(
     settings = settings or ServiceSettings()
     registry = registry or default_registry()
     state: dict[str, Any] = {"verifier": verifier, "store": store, "writer": None}
-    presented = PresentedCards()  # cards shown at order-select, not repeated at order-sign
+    # Cards shown at order-select, not repeated at order-sign: in the shared state, so any worker answers either.
+    presented = PresentedCards(shared_state)
     retries = RetryMemo(settings.retry_window_s)  # a retried call gets the first call's answer
 
     @asynccontextmanager

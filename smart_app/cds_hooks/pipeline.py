@@ -17,7 +17,7 @@ from smart_app.cds_hooks.cards import data_card
 from smart_app.cds_hooks.context import HookRequest, read_draft_orders
 from smart_app.cds_hooks.data import GatheredData, gather, read_references
 from smart_app.cds_hooks.models import Card
-from smart_app.cds_hooks.presented import PresentedCards
+from smart_app.cds_hooks.presented import PresentedCards, PresentedView
 from smart_app.cds_hooks.registry import ORDER_HOOKS, CdsService, ServiceCall, ServiceResult
 from smart_app.cds_hooks.settings import ServiceSettings
 from smart_app.config import LocalDefaults
@@ -54,7 +54,7 @@ def _decide(
     settings: ServiceSettings,
     defaults: LocalDefaults,
     on: datetime,
-    presented: PresentedCards | None,
+    presented: PresentedView | None,
     memo: ParseMemo,
 ) -> tuple[PatientRecord, ServiceResult]:
     chosen = (*(read.drafts if read else ()), *extra)
@@ -177,9 +177,14 @@ async def run_service(
         raise PreconditionFailed("; ".join(u.sentence for u in data.unavailable))
     # Validation and rules run inline: they are pure-Python CPU work of a few milliseconds, so a worker thread
     # would still hold the GIL against the event loop, and the hand-off measured ~4 ms per call (bench_cds.py).
+    view: PresentedView | None = None
+    if presented is not None and service.remembers_selection:
+        view = await presented.view(request)  # read once: the handler is synchronous
     record, result = _decide(
-        service, request, data, read, extra, settings, defaults, on or datetime.now(UTC), presented, memo
+        service, request, data, read, extra, settings, defaults, on or datetime.now(UTC), view, memo
     )
+    if presented is not None and view is not None:
+        await presented.save(view)
     gaps[:0] = [u.sentence for u in data.unavailable]
     gaps.extend(identity.notes(data.foreign_resources, data.unattributed_resources))
     gaps.extend(record.truncated)

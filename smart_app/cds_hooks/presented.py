@@ -1,56 +1,93 @@
-"""Which cards were already shown for a draft at order-select, so that order-sign does not repeat them needlessly.
+"""Which cards were already shown for a patient at order-select, so that order-sign does not repeat them needlessly.
 
 An EHR that calls order-select and then order-sign for the same draft would otherwise show every precaution twice.
-The memory holds only keyed hashes (HMAC of EHR, patient, draft, rule, subject and summary, with a per-process
-secret key): no patient identifier is stored in readable form. It forgets after `ttl_s` and holds at most
-`max_entries` keys (oldest dropped). A miss only means a card is shown again, the safe direction, so a restart or
-another worker answering order-sign costs a repeat, never a lost alert; contraindications are shown at order-sign
-whatever this memory says (core/alerts.py).
+The memory lives in the deployment's shared state (`storage/shared.py`): Redis when configured, so order-select
+answered by one worker and order-sign by another (or by another host) behave as one service; else this process's
+memory. It holds only keyed digests (HMAC-SHA256 with a key every worker derives from `SMART_APP_STATE_KEY`, random
+per process in memory): one entry per EHR and patient, whose value is the digests of the outcomes shown (rule,
+subject and summary), at most `max_per_patient`, forgotten `ttl_s` after the last selection. No patient
+identifier is stored in readable form.
+
+A miss only means a card is shown again, the safe direction: a restart of the in-process memory, an unreachable
+Redis (logged, never an error for the call) or a rotated key cost a repeat, never a lost alert; contraindications
+are shown at order-sign whatever this memory says (core/alerts.py).
+
+A hook handler is synchronous, so a call reads its patient's entry once before the handler (`view`), the handler
+asks and records on that view, and the call writes what it added (`save`). Two order-selects for one patient at the
+same moment may each write their own set (the last one wins): the other's cards are shown again at order-sign.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
-import threading
-import time
-from collections import OrderedDict
+import logging
+from collections.abc import Iterable
 
 from smart_app.cds_hooks.context import HookRequest
 from smart_app.core.outcomes import Outcome
+from smart_app.storage.shared import MemoryState, SharedState, SharedStateError
+
+log = logging.getLogger(__name__)
+
+_DIGEST = 32  # bytes of one HMAC-SHA256 digest
+
+
+class PresentedView:
+    """One call's look at what earlier order-selects showed this patient, and what this call shows."""
+
+    def __init__(self, state: SharedState, key: str, request: HookRequest, known: tuple[bytes, ...]) -> None:
+        self.key = key
+        self.known = known
+        self.added: list[bytes] = []
+        self._state = state
+        self._parts = (request.fhir_server or "", request.patient_id or "")
+        self._known = frozenset(known)
+
+    def _fingerprint(self, outcome: Outcome) -> bytes:
+        return self._state.digest(*self._parts, outcome.rule_id, outcome.subject or "", outcome.summary)
+
+    def shown(self, outcome: Outcome) -> bool:
+        return self._fingerprint(outcome) in self._known
+
+    def remember(self, outcomes: Iterable[Outcome]) -> None:
+        self.added.extend(self._fingerprint(o) for o in outcomes)
 
 
 class PresentedCards:
-    def __init__(self, *, ttl_s: float = 8 * 3600, max_entries: int = 100_000) -> None:
-        self._key = secrets.token_bytes(32)
+    def __init__(
+        self,
+        state: SharedState | None = None,
+        *,
+        ttl_s: float = 8 * 3600,
+        max_per_patient: int = 256,
+        max_patients: int = 100_000,
+    ) -> None:
+        self._state = state or MemoryState(max_patients, name="in-process memory of cards shown at order-select")
         self._ttl = ttl_s
-        self._max = max_entries
-        self._seen: OrderedDict[bytes, float] = OrderedDict()
-        self._lock = threading.Lock()
+        self._max = max_per_patient
 
-    def _fingerprint(self, request: HookRequest, outcome: Outcome) -> bytes:
-        parts = (request.fhir_server or "", request.patient_id or "", outcome.rule_id, outcome.subject or "")
-        message = "\x1f".join((*parts, outcome.summary)).encode()
-        return hmac.new(self._key, message, hashlib.sha256).digest()
+    @property
+    def shared(self) -> bool:
+        return self._state.shared
 
-    def remember(self, request: HookRequest, outcomes: tuple[Outcome, ...]) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for outcome in outcomes:
-                key = self._fingerprint(request, outcome)
-                self._seen[key] = now + self._ttl
-                self._seen.move_to_end(key)
-            while len(self._seen) > self._max:
-                self._seen.popitem(last=False)
+    async def view(self, request: HookRequest) -> PresentedView:
+        key = "presented:" + self._state.digest(request.fhir_server or "", request.patient_id or "").hex()
+        try:
+            raw = await self._state.get(key) or b""
+        except SharedStateError as exc:
+            log.warning("cards shown at order-select could not be read (%s): order-sign may repeat them", exc)
+            raw = b""
+        usable = len(raw) - len(raw) % _DIGEST  # a damaged value: its whole digests only
+        known = tuple(raw[i : i + _DIGEST] for i in range(0, usable, _DIGEST))
+        return PresentedView(self._state, key, request, known)
 
-    def shown(self, request: HookRequest, outcome: Outcome) -> bool:
-        key = self._fingerprint(request, outcome)
-        with self._lock:
-            expires = self._seen.get(key)
-            if expires is None:
-                return False
-            if expires < time.monotonic():
-                del self._seen[key]
-                return False
-            return True
+    async def save(self, view: PresentedView) -> None:
+        if not view.added:
+            return
+        # Oldest first, each once (a card shown again moves to the end), the newest `max_per_patient` kept.
+        added = list(dict.fromkeys(view.added))
+        again = set(added)
+        merged = [*(d for d in view.known if d not in again), *added][-self._max :]
+        try:
+            await self._state.put(view.key, b"".join(merged), self._ttl)
+        except SharedStateError as exc:
+            log.warning("cards shown at order-select could not be remembered (%s): order-sign may repeat them", exc)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from smart_app.cds_hooks.context import HookRequest
 from smart_app.cds_hooks.models import Card, ServiceDescription
 from smart_app.cds_hooks.prefetch import PrefetchQuery, template_problems
-from smart_app.cds_hooks.presented import PresentedCards
+from smart_app.cds_hooks.presented import PresentedView
 from smart_app.cds_hooks.settings import ServiceSettings
 from smart_app.config import LocalDefaults
 from smart_app.core.model import MedicationUse, PatientRecord
@@ -42,7 +42,7 @@ class ServiceCall:
     settings: ServiceSettings
     defaults: LocalDefaults
     on: datetime
-    presented: PresentedCards | None = None  # cards already shown at order-select (not repeated at order-sign)
+    presented: PresentedView | None = None  # cards already shown at order-select (not repeated at order-sign)
     # Drafts whose drug could not be identified: not checked, so no total or check may claim to include them.
     unchecked_drafts: tuple[str, ...] = ()
 
@@ -65,6 +65,8 @@ class CdsService:
     # Order hooks: which draft medications this service is about; others get `{"cards": []}` without data access.
     relevant: Callable[[MedicationUse], bool] | None = None
     selected_only: bool = False  # order-select: check the selected drafts only
+    # The handler asks which cards order-select showed this patient (ServiceCall.presented), and records its own.
+    remembers_selection: bool = False
     source_label: str = field(default="smart_app CDS service")
 
     @property

@@ -1,5 +1,6 @@
-"""Short-lived state that every worker of one deployment must see: the CDS client-JWT replay cache and the SMART
-app's server-side sessions (pending authorizations, tokens).
+"""Short-lived state that every worker of one deployment must see: the CDS client-JWT replay cache, the SMART
+app's server-side sessions (pending authorizations, tokens) and which cards order-select showed
+(cds_hooks/presented.py).
 
 One small interface, two implementations:
 
@@ -13,6 +14,9 @@ One small interface, two implementations:
   with `SMART_APP_STATE_KEY`, so OAuth tokens are never at rest in clear text; the Redis store refuses to start
   without that key.
 
+Keys and values that index patients (the cards shown at order-select) are keyed digests (`digest`, HMAC-SHA256 with
+a key derived from the first `SMART_APP_STATE_KEY`), the same on every worker and not reversible without the key.
+
 `SMART_APP_STATE_KEY`: one or more Fernet keys, comma-separated; the first encrypts, all decrypt (key rotation:
 put the new key first, remove the old one after the session TTL). Make one with
 `python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`.
@@ -23,9 +27,13 @@ Neither the Redis URL (it may hold a password) nor a key or value is ever logged
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import heapq
+import hmac
 import logging
 import math
+import secrets
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -68,8 +76,15 @@ class SharedState(ABC):
     kind: str = "shared state"
     shared: bool = False  # True when every worker and host of the deployment sees the same entries
 
-    def __init__(self, cipher: MultiFernet) -> None:
+    def __init__(self, cipher: MultiFernet, digest_key: bytes | None = None) -> None:
         self._cipher = cipher
+        # Without a configured key (in-process state): a random one, as the entries live only in this process.
+        self._digest_key = digest_key or secrets.token_bytes(32)
+
+    def digest(self, *parts: str) -> bytes:
+        """A keyed digest (HMAC-SHA256, 32 bytes) of `parts`, the same on every worker that shares this store's
+        key: for keys and values that must not hold an identifier in readable (or guessable) form."""
+        return hmac.new(self._digest_key, "\x1f".join(parts).encode(), hashlib.sha256).digest()
 
     @abstractmethod
     async def claim(self, key: str, ttl_s: float) -> bool:
@@ -223,14 +238,22 @@ class RedisState(SharedState):
     kind = "Redis shared state"
     shared = True
 
-    def __init__(self, client: Redis, cipher: MultiFernet, *, prefix: str = "smart_app:") -> None:
-        super().__init__(cipher)
+    def __init__(
+        self, client: Redis, cipher: MultiFernet, *, prefix: str = "smart_app:", digest_key: bytes | None = None
+    ) -> None:
+        super().__init__(cipher, digest_key)
         self._redis = client
         self._prefix = prefix
 
     @classmethod
     def from_url(
-        cls, url: str, cipher: MultiFernet, *, prefix: str = "smart_app:", timeout_s: float = 2.0
+        cls,
+        url: str,
+        cipher: MultiFernet,
+        *,
+        prefix: str = "smart_app:",
+        timeout_s: float = 2.0,
+        digest_key: bytes | None = None,
     ) -> RedisState:
         try:
             from redis.asyncio import Redis
@@ -242,7 +265,7 @@ class RedisState(SharedState):
             client = Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
         except ValueError as exc:
             raise SharedStateError("SMART_APP_REDIS_URL is not a redis://, rediss:// or unix:// URL") from exc
-        return cls(client, cipher, prefix=prefix)
+        return cls(client, cipher, prefix=prefix, digest_key=digest_key)
 
     async def claim(self, key: str, ttl_s: float) -> bool:
         return bool(await self._call("SET NX", self._redis.set(self._key(key), b"1", nx=True, px=_ms(ttl_s))))
@@ -311,7 +334,19 @@ def open_shared_state(settings: SharedStateSettings | None = None) -> SharedStat
         cipher,
         prefix=settings.redis_prefix,
         timeout_s=settings.redis_timeout_s,
+        digest_key=digest_key(settings.state_key),
     )
+
+
+def digest_key(key_setting: SecretStr | None) -> bytes | None:
+    """The keyed-digest key every worker derives from the first `SMART_APP_STATE_KEY` (never the encryption key
+    itself); rotating that key changes the digests, so what they index is forgotten (e.g. cards shown at
+    order-select are shown again at order-sign, the safe direction)."""
+    raw = key_setting.get_secret_value() if key_setting is not None else ""
+    first = next((part.strip() for part in raw.split(",") if part.strip()), None)
+    if first is None:
+        return None
+    return hmac.new(base64.urlsafe_b64decode(first), b"smart_app keyed digest v1", hashlib.sha256).digest()
 
 
 def _ms(ttl_s: float) -> int:

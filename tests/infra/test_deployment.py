@@ -26,7 +26,7 @@ from joserfc.jwk import ECKey
 from smart_app.cds_hooks.prefetch import OPIOID_QUERIES
 from smart_app.cli import main
 from tests import fhir_factory as f
-from tests.cds_hooks.support import order_sign, oxycodone_draft
+from tests.cds_hooks.support import order_sign, oxycodone_draft, sample_order, sample_patient, topic
 from tests.fhir_server import running_fhir_server
 from tests.services import PostgresServer, ServeProcess, free_port, running_serve
 from tests.smart.auth_server import SimulatedEhr, running_test_ehr
@@ -161,6 +161,26 @@ def test_feedback_sent_to_both_replicas_is_in_one_report(
     assert mme["overridden"] == 2 and mme["issued"] >= 2  # other tests in this module issue MME cards too
     assert mme["top_override_reasons"][0]["count"] == 2
     assert None not in report  # both feedback items were matched to their cards
+
+
+def test_a_precaution_shown_at_select_by_one_replica_is_not_repeated_at_sign_by_the_other(
+    deployment: Deployment,
+) -> None:
+    healthy = json.dumps(sample_patient("healthy")).replace('"Patient/healthy"', f'"Patient/{PATIENT}"')
+    resources = [r if r["resourceType"] != "Patient" else {**r, "id": PATIENT} for r in json.loads(healthy)]
+    delirium = f.condition(f.ICD10CM, "F05", "Delirium due to known physiological condition")  # a precaution
+    delirium["subject"] = {"reference": f"Patient/{PATIENT}"}
+    draft = sample_order("ketamine-infusion-outpatient")
+    select = order_sign(
+        [*resources, delirium], [draft], hook="order-select", selections=[f"MedicationRequest/{draft['id']}"]
+    )
+    sign = order_sign([*resources, delirium], [draft])
+    paths = ("/cds-services/ketamine-safety-order-select", "/cds-services/ketamine-safety-order-sign")
+    shown = httpx.post(deployment.a.base_url + paths[0], json=select, headers=authorized(client_jwt(paths[0])))
+    assert "CI-DEL" in {topic(card) for card in shown.json()["cards"]}
+    signed = httpx.post(deployment.b.base_url + paths[1], json=sign, headers=authorized(client_jwt(paths[1])))
+    assert signed.status_code == 200
+    assert "CI-DEL" not in {topic(card) for card in signed.json()["cards"]}
 
 
 def test_an_ehr_launch_completes_when_its_callback_reaches_the_other_replica(deployment: Deployment) -> None:

@@ -40,11 +40,11 @@ def _extension(outcome: Outcome, assessment: Assessment) -> dict[str, Any] | Non
 def ketamine_cards(call: ServiceCall, hook: Hook) -> ServiceResult:
     assessment = assessment_for(call)
     memory = call.presented
-    shown = (lambda o: memory.shown(call.request, o)) if memory is not None else (lambda _: False)
+    shown = memory.shown if memory is not None else (lambda _: False)
     alerts = ketamine_alerts(assessment, hook, call.defaults, shown_at_selection=shown)
     if memory is not None and hook == "order-select":
         # A carried outcome was shown too (on its host card): not repeated on a card of its own at order-sign.
-        memory.remember(call.request, (*alerts.cards, *(o for _, o in alerts.carried)))
+        memory.remember((*alerts.cards, *(o for _, o in alerts.carried)))
     links = links_for(call)
     cards = [
         outcome_card(

@@ -28,6 +28,7 @@ SERVICE = CdsService(
         "data is missing are named on an information card."
     ),
     relevant=is_ketamine,
+    remembers_selection=True,
     selected_only=True,
     source_label=SOURCE_LABEL,
 )

@@ -28,5 +28,6 @@ SERVICE = CdsService(
         "prefetch or FHIR access; checks whose data is missing are named on an information card."
     ),
     relevant=is_ketamine,
+    remembers_selection=True,
     source_label=SOURCE_LABEL,
 )
