@@ -46,7 +46,8 @@ class PresentedView:
         return self._state.digest(*self._parts, outcome.rule_id, outcome.subject or "", outcome.summary)
 
     def shown(self, outcome: Outcome) -> bool:
-        return self._fingerprint(outcome) in self._known
+        # Most patients had no card at order-select: nothing to hash then.
+        return bool(self._known) and self._fingerprint(outcome) in self._known
 
     def remember(self, outcomes: Iterable[Outcome]) -> None:
         self.added.extend(self._fingerprint(o) for o in outcomes)
