@@ -49,7 +49,7 @@ from benchmarks.workload import SERVICE, Bodies, wrk_script  # noqa: E402
 from smart_app.cds_hooks.app import create_app  # noqa: E402
 from smart_app.cds_hooks.services import default_registry  # noqa: E402
 from smart_app.cds_hooks.settings import ServiceSettings  # noqa: E402
-from smart_app.cds_hooks.warmup import warm_up  # noqa: E402
+from smart_app.cds_hooks.warmup import asgi_scope, warm_up  # noqa: E402
 from smart_app.config import local_defaults  # noqa: E402
 from smart_app.storage import FeedbackStore  # noqa: E402
 
@@ -87,21 +87,7 @@ def _q(values: list[float], p: int) -> float:
 
 async def _asgi_call(app: Any, body: bytes) -> tuple[int, bytes, float]:
     """One POST through the ASGI app; returns (status, body, time the last body byte was sent)."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": SERVICE,
-        "raw_path": SERVICE.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-        "state": {},
-    }
+    scope = asgi_scope("POST", SERVICE, body)
     sent = False
     status: list[int] = []
     chunks: list[bytes] = []

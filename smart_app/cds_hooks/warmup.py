@@ -165,9 +165,9 @@ async def warm_routes(app: ASGIApp, registry: Registry) -> None:
                 log.warning("warm-up request to a route failed (%s)", type(exc).__name__)
 
 
-async def _asgi_request(app: ASGIApp, method: str, path: str) -> None:
-    body = b"{}" if method == "POST" else b""
-    scope: dict[str, Any] = {
+def asgi_scope(method: str, path: str, body: bytes) -> dict[str, Any]:
+    """The ASGI scope of one local JSON request (the warm-up's, and the benchmark's in-process calls)."""
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -182,6 +182,11 @@ async def _asgi_request(app: ASGIApp, method: str, path: str) -> None:
         "server": ("127.0.0.1", 0),
         "state": {},
     }
+
+
+async def _asgi_request(app: ASGIApp, method: str, path: str) -> None:
+    body = b"{}" if method == "POST" else b""
+    scope = asgi_scope(method, path, body)
     sent = False
 
     async def receive() -> dict[str, Any]:
