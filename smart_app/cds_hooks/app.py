@@ -225,6 +225,7 @@ def create_app(
                 defaults or local_defaults(),
                 transport=fhir_transport,
                 presented=presented,
+                caller=client,
             )
         except BadHookRequest as exc:
             return operation_outcome(400, "invalid", str(exc))

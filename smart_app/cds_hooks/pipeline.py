@@ -139,7 +139,9 @@ async def run_service(
     transport: httpx.AsyncBaseTransport | None = None,
     on: datetime | None = None,
     presented: PresentedCards | None = None,
+    caller: str = "",
 ) -> list[Card]:
+    """`caller`: who called (the authenticated client's issuer and tenant; "" with authentication off)."""
     if request.hook != service.hook:
         raise BadHookRequest(f"service {service.id} answers the {service.hook} hook, not {request.hook}")
     if request.patient_id is None:
@@ -179,7 +181,7 @@ async def run_service(
     # would still hold the GIL against the event loop, and the hand-off measured ~4 ms per call (bench_cds.py).
     view: PresentedView | None = None
     if presented is not None and service.remembers_selection:
-        view = await presented.view(request)  # read once: the handler is synchronous
+        view = await presented.view(request, caller)  # read once: the handler is synchronous
     record, result = _decide(
         service, request, data, read, extra, settings, defaults, on or datetime.now(UTC), view, memo
     )

@@ -34,12 +34,12 @@ _DIGEST = 32  # bytes of one HMAC-SHA256 digest
 class PresentedView:
     """One call's look at what earlier order-selects showed this patient, and what this call shows."""
 
-    def __init__(self, state: SharedState, key: str, request: HookRequest, known: tuple[bytes, ...]) -> None:
+    def __init__(self, state: SharedState, key: str, parts: tuple[str, ...], known: tuple[bytes, ...]) -> None:
         self.key = key
         self.known = known
         self.added: list[bytes] = []
         self._state = state
-        self._parts = (request.fhir_server or "", request.patient_id or "")
+        self._parts = parts  # caller, EHR and patient
         self._known = frozenset(known)
 
     def _fingerprint(self, outcome: Outcome) -> bytes:
@@ -70,8 +70,11 @@ class PresentedCards:
     def shared(self) -> bool:
         return self._state.shared
 
-    async def view(self, request: HookRequest) -> PresentedView:
-        key = "presented:" + self._state.digest(request.fhir_server or "", request.patient_id or "").hex()
+    async def view(self, request: HookRequest, caller: str = "") -> PresentedView:
+        """`caller`: the authenticated client (issuer and tenant), so two EHRs that send the same patient id and no
+        `fhirServer` never share a memory."""
+        parts = (caller, request.fhir_server or "", request.patient_id or "")
+        key = "presented:" + self._state.digest(*parts).hex()
         try:
             raw = await self._state.get(key) or b""
         except SharedStateError as exc:
@@ -79,7 +82,7 @@ class PresentedCards:
             raw = b""
         usable = len(raw) - len(raw) % _DIGEST  # a damaged value: its whole digests only
         known = tuple(raw[i : i + _DIGEST] for i in range(0, usable, _DIGEST))
-        return PresentedView(self._state, key, request, known)
+        return PresentedView(self._state, key, parts, known)
 
     async def save(self, view: PresentedView) -> None:
         if not view.added:
