@@ -180,7 +180,9 @@ class JwtVerifier:
         self._http = httpx.AsyncClient(timeout=config.jwks_timeout_s, transport=transport, follow_redirects=False)
         self._jwks = _JwksCache(self._http, config)
         self._replay = _ReplayCache(
-            replay_store or MemoryState(config.replay_cache_size, name="in-process JWT replay cache")
+            replay_store
+            if replay_store is not None  # an empty MemoryState is falsy (it has a length)
+            else MemoryState(config.replay_cache_size, name="in-process JWT replay cache")
         )
 
     async def aclose(self) -> None:

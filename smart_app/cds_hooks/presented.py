@@ -62,13 +62,14 @@ class PresentedCards:
         max_per_patient: int = 256,
         max_patients: int = 100_000,
     ) -> None:
-        self._state = state or MemoryState(max_patients, name="in-process memory of cards shown at order-select")
+        # `is not None`: an empty MemoryState is falsy (it has a length), and a given one must be used.
+        self._state = (
+            state
+            if state is not None
+            else MemoryState(max_patients, name="in-process memory of cards shown at order-select")
+        )
         self._ttl = ttl_s
         self._max = max_per_patient
-
-    @property
-    def shared(self) -> bool:
-        return self._state.shared
 
     async def view(self, request: HookRequest, caller: str = "") -> PresentedView:
         """`caller`: the authenticated client (issuer and tenant), so two EHRs that send the same patient id and no
@@ -80,8 +81,9 @@ class PresentedCards:
         except SharedStateError as exc:
             log.warning("cards shown at order-select could not be read (%s): order-sign may repeat them", exc)
             raw = b""
-        usable = len(raw) - len(raw) % _DIGEST  # a damaged value: its whole digests only
-        known = tuple(raw[i : i + _DIGEST] for i in range(0, usable, _DIGEST))
+        # At most the newest `max_per_patient` whole digests, whatever the stored value's size (a damaged one).
+        raw = raw[: len(raw) - len(raw) % _DIGEST][-self._max * _DIGEST :]
+        known = tuple(raw[i : i + _DIGEST] for i in range(0, len(raw), _DIGEST))
         return PresentedView(self._state, key, parts, known)
 
     async def save(self, view: PresentedView) -> None:

@@ -63,7 +63,7 @@ class SessionStore:
     def __init__(self, secret: str, ttl_seconds: int, state: SharedState | None = None) -> None:
         self._serializer = URLSafeTimedSerializer(secret, salt="smart-app-session")
         self._ttl = ttl_seconds
-        self._state = state or MemoryState(name="in-process SMART sessions")
+        self._state = state if state is not None else MemoryState(name="in-process SMART sessions")
 
     @property
     def shared(self) -> bool:

@@ -302,8 +302,7 @@ class RedisState(SharedState):
 
 def state_cipher(key_setting: SecretStr | None) -> MultiFernet | None:
     """The cipher for `SMART_APP_STATE_KEY` (comma-separated Fernet keys), or None when it is unset."""
-    raw = key_setting.get_secret_value() if key_setting is not None else ""
-    keys = [part.strip() for part in raw.split(",") if part.strip()]
+    keys = _state_keys(key_setting)
     if not keys:
         return None
     try:
@@ -342,11 +341,16 @@ def digest_key(key_setting: SecretStr | None) -> bytes | None:
     """The keyed-digest key every worker derives from the first `SMART_APP_STATE_KEY` (never the encryption key
     itself); rotating that key changes the digests, so what they index is forgotten (e.g. cards shown at
     order-select are shown again at order-sign, the safe direction)."""
-    raw = key_setting.get_secret_value() if key_setting is not None else ""
-    first = next((part.strip() for part in raw.split(",") if part.strip()), None)
-    if first is None:
+    keys = _state_keys(key_setting)
+    if not keys:
         return None
-    return hmac.new(base64.urlsafe_b64decode(first), b"smart_app keyed digest v1", hashlib.sha256).digest()
+    return hmac.new(base64.urlsafe_b64decode(keys[0]), b"smart_app keyed digest v1", hashlib.sha256).digest()
+
+
+def _state_keys(key_setting: SecretStr | None) -> list[str]:
+    """The keys of `SMART_APP_STATE_KEY`, newest first (comma-separated)."""
+    raw = key_setting.get_secret_value() if key_setting is not None else ""
+    return [part.strip() for part in raw.split(",") if part.strip()]
 
 
 def _ms(ttl_s: float) -> int:

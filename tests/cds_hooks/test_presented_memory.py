@@ -9,6 +9,7 @@ from typing import Any
 from smart_app.cds_hooks.context import HookRequest
 from smart_app.cds_hooks.presented import PresentedCards
 from smart_app.core.outcomes import Citation, Outcome
+from smart_app.storage.shared import MemoryState
 
 PRECAUTION = Outcome(
     rule_id="CI-DEL",
@@ -71,3 +72,20 @@ def test_a_memory_that_is_forgotten_shows_the_card_again() -> None:
         return (await memory.view(_request())).shown(PRECAUTION)
 
     assert not asyncio.run(run())
+
+
+def test_a_damaged_or_oversized_stored_value_is_read_within_the_bound() -> None:
+    state = MemoryState(10)
+    memory = PresentedCards(state, max_per_patient=4)
+
+    async def run() -> tuple[int, bool]:
+        at_select = await memory.view(_request())
+        at_select.remember((PRECAUTION,))
+        await memory.save(at_select)
+        # The entry grows far past its bound and gains a torn digest (as a damaged write could leave it).
+        stored = await state.get(at_select.key) or b""
+        await state.put(at_select.key, bytes(32) * 1000 + stored + b"torn", 60)
+        again = await memory.view(_request())
+        return len(again.known), again.shown(PRECAUTION)
+
+    assert asyncio.run(run()) == (4, True)
